@@ -1,0 +1,85 @@
+"""An append-only log of happenings that tests and traces can wait on."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    device: tuple[str, str] | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    t: float = field(default_factory=time.monotonic)
+
+    def __str__(self) -> str:
+        who = f"{self.device[0]}/{self.device[1]} " if self.device else ""
+        items = " ".join(f"{k}={_short(v)}" for k, v in self.detail.items())
+        return f"{self.kind} {who}{items}".rstrip()
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            text = bytes(value).decode()
+            value = text if text.isprintable() else bytes(value)
+        except UnicodeDecodeError:
+            pass
+    s = repr(value) if not isinstance(value, (int, float)) else str(value)
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+Predicate = Callable[[Event], bool]
+
+
+class EventLog:
+    """Events in order; ``wait_for`` finds a past or future event."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.events: list[Event] = []
+        self._limit = limit
+        self._waiters: list[tuple[Predicate, asyncio.Future[Event]]] = []
+        self.listeners: list[Callable[[Event], None]] = []
+
+    def emit(self, kind: str, device: tuple[str, str] | None = None, **detail: Any) -> Event:
+        event = Event(kind, device, detail)
+        self.events.append(event)
+        if len(self.events) > self._limit:
+            del self.events[: len(self.events) - self._limit]
+        for listener in list(self.listeners):
+            listener(event)
+        for waiter in list(self._waiters):
+            predicate, future = waiter
+            if not future.done() and predicate(event):
+                future.set_result(event)
+                self._waiters.remove(waiter)
+        return event
+
+    def find(self, predicate: Predicate) -> list[Event]:
+        return [e for e in self.events if predicate(e)]
+
+    async def wait_for(self, predicate: Predicate, timeout: float = 10.0) -> Event:
+        for event in self.events:
+            if predicate(event):
+                return event
+        future: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        entry = (predicate, future)
+        self._waiters.append(entry)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no matching event within {timeout} s; last events: "
+                               + "; ".join(str(e) for e in self.events[-5:])) from None
+        finally:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+
+
+def kind_is(kind: str, **detail: Any) -> Predicate:
+    """A predicate: event of this kind whose detail has these values."""
+    def predicate(event: Event) -> bool:
+        return event.kind == kind and all(event.detail.get(k) == v for k, v in detail.items())
+    return predicate
