@@ -1,0 +1,82 @@
+"""``Cloud``: the in-process IoT cloud (MQTT broker, CoAP and HTTP servers, OTA, registry)."""
+
+from __future__ import annotations
+
+import secrets
+
+from pysim.events import EventLog
+
+from .coap_server import CoapServer
+from .gateway import TopicGateway
+from .http_server import HttpServer
+from .mqtt_broker import MqttBroker
+from .ota import OtaService
+from .registry import DeviceRegistry
+
+
+class Cloud:
+    """The cloud a device (or the module model) talks to; see docs/ARCHITECTURE.md.
+
+    Devices may be added to ``registry`` before or after ``start()``. Every server
+    binds ``host`` on the given port, or on a free one for port 0.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", mqtt_port: int = 0, coap_port: int = 0,
+                 http_port: int = 0, http_token_ttl: float = 172800,
+                 service_password: str | None = None) -> None:
+        self.host = host
+        self._ports = {"mqtt": mqtt_port, "coap": coap_port, "http": http_port}
+        self.events = EventLog()
+        self.registry = DeviceRegistry()
+        self.service_password = service_password or secrets.token_urlsafe(16)
+        self.mqtt = MqttBroker(self.registry, self.events, self.service_password, on_message=self._on_message)
+        self.gateway = TopicGateway(self.registry, self.mqtt.publish)
+        self.ota = OtaService(self.mqtt.publish, self.events,
+                              firmware_url=lambda image_id: self.http.firmware_url(image_id))
+        self.http = HttpServer(self.gateway, self.ota, self.events, token_ttl=http_token_ttl)
+        self.coap = CoapServer(self.gateway, self.ota, self.events)
+        self._running = False
+
+    async def start(self) -> None:
+        """Start the broker and the servers (a no-op when running); on failure nothing stays open."""
+        if self._running:
+            return
+        self._running = True
+        try:
+            await self.mqtt.start(self.host, self._ports["mqtt"])
+            await self.coap.start(self.host, self._ports["coap"])
+            await self.http.start(self.host, self._ports["http"])
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Close every socket and task of the cloud (idempotent)."""
+        self._running = False
+        await self.http.stop()
+        await self.coap.stop()
+        await self.mqtt.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        """``{"mqtt": "mqtt://H:P", "coap": "coap://H:P", "http": "http://H:P"}``."""
+        return {"mqtt": self.mqtt.url, "coap": self.coap.url, "http": self.http.url}
+
+    async def publish(self, topic: str, payload: bytes, qos: int | None = None) -> None:
+        """Publish from the cloud itself to the broker's subscribers (any topic)."""
+        await self.mqtt.publish(topic, payload, qos, source="cloud")
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        self.gateway.record(topic, payload)
+        self.ota.on_message(topic, payload)
+
+    async def __aenter__(self) -> "Cloud":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()

@@ -1,0 +1,243 @@
+"""The cloud's MQTT broker: amqtt 0.12.1 in-process, with the device scheme of DECISIONS §18.
+
+* ``CloudAuthPlugin`` checks CONNECT credentials: a registered device's signature
+  (username ``<dn>&<pk>``, password = sign over the client id of
+  ``<clientId>|securemode=3,signmethod=hmacsha1|``), or the service user
+  (username ``service``, password ``MqttBroker.service_password``).
+  amqtt answers a refused CONNECT with CONNACK 5 (not authorised).
+* ``CloudTopicPlugin`` allows a device only its own topics
+  (``DeviceCredentials.owns_topic``): a foreign PUBLISH is dropped, a foreign
+  SUBSCRIBE gets SUBACK 0x80. The service user may use any topic.
+* Both report to the cloud's ``EventLog``: ``mqtt.connect``, ``mqtt.auth_fail``,
+  ``mqtt.disconnect``, ``mqtt.subscribe``, ``mqtt.publish``, ``mqtt.denied``.
+
+TCP_NODELAY: amqtt serves with ``asyncio.start_server``, whose socket transports
+set TCP_NODELAY on every accepted TCP socket (CPython's selector transport does),
+so the broker adds nothing; ``tests/cloud/test_mqtt.py`` checks the QoS 1 latency.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from amqtt.broker import Broker
+from amqtt.contexts import Action
+from amqtt.errors import BrokerError
+from amqtt.mqtt.connect import ConnectVariableHeader
+from amqtt.plugins.base import BaseAuthPlugin, BasePlugin, BaseTopicPlugin
+from amqtt.session import Session
+
+from pysim.devauth import DeviceCredentials, parse_mqtt_client_identifier, parse_mqtt_username
+from pysim.events import EventLog
+
+from .ports import bind_with_retry
+from .registry import DeviceRegistry
+
+SERVICE_USER = "service"
+
+# --- MQTT 3.1 shim ---------------------------------------------------------------
+# amqtt 0.12.1 accepts only protocol name "MQTT" level 4 (3.1.1): BrokerProtocolHandler.
+# init_from_connect refuses MQTT 3.1 ("MQIsdp", level 3) with CONNACK 1. The CONNECT
+# layout of 3.1 and 3.1.1 is the same for what the broker reads, so the shim below
+# rewrites exactly that one pair after the variable header is decoded, and keeps the
+# original level in ``header.original_proto_level``. Nothing else in amqtt changes.
+# It is process-wide (a class attribute) and installed once, by MqttBroker.start.
+_MQTT31 = ("MQIsdp", 3)
+
+
+def install_mqtt31_shim() -> None:
+    """Let amqtt's broker accept MQTT 3.1 CONNECTs (idempotent)."""
+    if getattr(ConnectVariableHeader.from_stream, "pysim_mqtt31_shim", False):
+        return
+    decode = ConnectVariableHeader.from_stream.__func__
+
+    async def from_stream(cls, reader, fixed_header):
+        header = await decode(cls, reader, fixed_header)
+        if (header.proto_name, header.proto_level) == _MQTT31:
+            header.original_proto_level = header.proto_level
+            header.proto_name, header.proto_level = "MQTT", 4
+        return header
+
+    from_stream.pysim_mqtt31_shim = True
+    ConnectVariableHeader.from_stream = classmethod(from_stream)
+
+
+# --- who a session is ------------------------------------------------------------
+@dataclass(frozen=True)
+class Identity:
+    """An authenticated broker user: a device (``creds``) or the service user."""
+
+    creds: DeviceCredentials | None
+
+    @property
+    def is_service(self) -> bool:
+        return self.creds is None
+
+    @property
+    def device(self) -> tuple[str, str] | None:
+        return self.creds.key if self.creds else None
+
+    def may_use(self, topic: str) -> bool:
+        return self.is_service or self.creds.owns_topic(topic)
+
+
+class MqttBroker:
+    """amqtt broker on ``host:port`` that knows the cloud's devices."""
+
+    def __init__(self, registry: DeviceRegistry, events: EventLog, service_password: str,
+                 on_message: Callable[[str, bytes], None] | None = None) -> None:
+        self.registry = registry
+        self.events = events
+        self.service_password = service_password
+        self.on_message = on_message
+        self.host: str | None = None
+        self.port: int | None = None
+        self._broker: Broker | None = None
+
+    # -- life
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        install_mqtt31_shim()
+        self.host = host
+        self._broker, self.port = await bind_with_retry(
+            lambda p: self._start_broker(host, p), host, port, retry_on=(BrokerError, OSError))
+        return self.port
+
+    async def _start_broker(self, host: str, port: int) -> Broker:
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        plugin_config = {"broker": self}
+        broker = Broker({
+            "listeners": {"default": {"type": "tcp", "bind": bind}},
+            "plugins": {
+                f"{__name__}.CloudAuthPlugin": plugin_config,
+                f"{__name__}.CloudTopicPlugin": plugin_config,
+            },
+        })
+        await broker.start()
+        return broker
+
+    async def stop(self) -> None:
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            await broker.shutdown()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    # -- identities
+    def identify(self, username: str | None, password: str | None, client_identifier: str | None
+                 ) -> tuple[Identity | None, str]:
+        """Check CONNECT credentials: (identity or None, reason)."""
+        if not username:
+            return None, "no username"
+        if username == SERVICE_USER:
+            if hmac.compare_digest((password or "").encode(), self.service_password.encode()):
+                return Identity(None), "service"
+            return None, "bad service password"
+        parsed = parse_mqtt_username(username)
+        if parsed is None:
+            return None, "malformed username"
+        pk, dn = parsed
+        if self.registry.get(pk, dn) is None:
+            return None, "unknown device"
+        client_id = parse_mqtt_client_identifier(client_identifier or "")
+        creds = self.registry.verify(pk, dn, client_id, password or "")
+        if creds is None:
+            return None, "bad sign"
+        return Identity(creds), "device"
+
+    def session_identity(self, session: Session | None) -> Identity | None:
+        """The identity of an already authenticated session (None if it has none now)."""
+        if session is None or not session.username:
+            return None
+        if session.username == SERVICE_USER:
+            return Identity(None)
+        parsed = parse_mqtt_username(session.username)
+        creds = self.registry.get(*parsed) if parsed else None
+        return Identity(creds) if creds else None
+
+    # -- publishing
+    async def publish(self, topic: str, payload: bytes, qos: int | None = None, *,
+                      device: tuple[str, str] | None = None, source: str = "cloud") -> None:
+        """Deliver a message from inside the cloud to the broker's subscribers.
+
+        ``qos`` None delivers at each subscription's QoS.
+        """
+        if self._broker is None:
+            raise RuntimeError("the MQTT broker is not running")
+        self.message_published(topic, bytes(payload), qos, device=device, source=source)
+        await self._broker.internal_message_broadcast(topic, bytes(payload), qos)
+
+    def message_published(self, topic: str, payload: bytes, qos: int | None, *,
+                          device: tuple[str, str] | None, source: str, client_id: str | None = None) -> None:
+        """Record a message the broker is about to deliver, then tell the cloud."""
+        detail: dict[str, Any] = {"topic": topic, "payload": payload, "qos": qos, "source": source}
+        if client_id is not None:
+            detail["client_id"] = client_id
+        self.events.emit("mqtt.publish", device, **detail)
+        if self.on_message is not None:
+            self.on_message(topic, payload)
+
+
+class _CloudPlugin(BasePlugin):
+    @dataclass
+    class Config:
+        broker: Any = None
+
+    @property
+    def broker(self) -> MqttBroker:
+        return self.config.broker
+
+
+class CloudAuthPlugin(_CloudPlugin, BaseAuthPlugin):
+    """CONNECT check against the device registry and the service password."""
+
+    async def authenticate(self, *, session: Session) -> bool:
+        identity, reason = self.broker.identify(session.username, session.password, session.client_id)
+        if identity is None:
+            parsed = parse_mqtt_username(session.username or "")
+            self.broker.events.emit("mqtt.auth_fail", parsed, client_id=session.client_id,
+                                    username=session.username, reason=reason)
+            return False
+        return True
+
+    async def on_broker_client_connected(self, *, client_id: str, client_session: Session) -> None:
+        identity = self.broker.session_identity(client_session)
+        self.broker.events.emit("mqtt.connect", identity.device if identity else None,
+                                client_id=client_id, username=client_session.username)
+
+    async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
+        identity = self.broker.session_identity(client_session)
+        self.broker.events.emit("mqtt.disconnect", identity.device if identity else None, client_id=client_id)
+
+
+class CloudTopicPlugin(_CloudPlugin, BaseTopicPlugin):
+    """Topic ACL: a device only its own topics, the service user everything."""
+
+    async def topic_filtering(self, *, session: Session | None = None, topic: str | None = None,
+                              action: Action | None = None) -> bool:
+        identity = self.broker.session_identity(session)
+        if identity is not None and topic and identity.may_use(topic):
+            return True
+        self.broker.events.emit("mqtt.denied", identity.device if identity else None,
+                                action=str(action), topic=topic,
+                                client_id=session.client_id if session else None)
+        return False
+
+    async def on_broker_client_subscribed(self, *, client_id: str, topic: str, qos: int) -> None:
+        session = self.context.get_session(client_id)
+        identity = self.broker.session_identity(session)
+        self.broker.events.emit("mqtt.subscribe", identity.device if identity else None,
+                                client_id=client_id, topic=topic, qos=qos)
+
+    async def on_broker_message_broadcast(self, *, client_id: str, message: Any) -> None:
+        identity = self.broker.session_identity(self.context.get_session(client_id))
+        self.broker.message_published(message.topic, bytes(message.data or b""), message.qos,
+                                      device=identity.device if identity else None,
+                                      source="mqtt", client_id=client_id)
+
+
+__all__ = ["MqttBroker", "SERVICE_USER", "install_mqtt31_shim", "CloudAuthPlugin", "CloudTopicPlugin"]
