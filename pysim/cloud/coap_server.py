@@ -32,7 +32,7 @@ def json_message(code: Code, body: Any) -> Message:
 
 
 def error_message(code: Code, message: str) -> Message:
-    return json_message(code, {"code": f"{code.class_}{code.detail:02d}", "message": message})
+    return json_message(code, {"code": code.dotted.replace(".", ""), "message": message})
 
 
 def request_token(request: Message) -> str | None:
