@@ -18,6 +18,8 @@ so the broker adds nothing; ``tests/cloud/test_mqtt.py`` checks the QoS 1 latenc
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,6 +98,7 @@ class MqttBroker:
         self.host: str | None = None
         self.port: int | None = None
         self._broker: Broker | None = None
+        self._connections: dict[asyncio.Task, asyncio.StreamWriter] = {}
 
     # -- life
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -115,13 +118,31 @@ class MqttBroker:
                 f"{__name__}.CloudTopicPlugin": plugin_config,
             },
         })
+        # amqtt's start_server callback is looked up on the instance at start: wrap it to
+        # know every connection, so stop() can end those amqtt's shutdown leaves open
+        # (a client that never sent CONNECT waits for it forever otherwise).
+        broker.stream_connected = functools.partial(self._serve_connection, broker.stream_connected)
         await broker.start()
         return broker
+
+    async def _serve_connection(self, serve, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                                listener_name: str) -> None:
+        task = asyncio.current_task()
+        self._connections[task] = writer
+        try:
+            await serve(reader, writer, listener_name=listener_name)
+        finally:
+            self._connections.pop(task, None)
 
     async def stop(self) -> None:
         broker, self._broker = self._broker, None
         if broker is not None:
             await broker.shutdown()
+        connections, self._connections = self._connections, {}
+        for task, writer in connections.items():
+            writer.close()
+            task.cancel()
+        await asyncio.gather(*connections, return_exceptions=True)
 
     @property
     def url(self) -> str:
