@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, ClassVar, Sequence, TypeVar
 
-from .board import Board
+from .board import DEFAULT_BOARD, Board
 from .console import Console
 
 T = TypeVar("T")
@@ -96,7 +96,7 @@ class Emulator(ABC):
         firmware = Path(firmware).resolve()
         if not firmware.is_file():
             raise EmulatorError(f"{self.name}: no firmware at {firmware}")
-        self.board = board if isinstance(board, Board) else Board.load(board or "netduinoplus2")
+        self.board = board if isinstance(board, Board) else Board.load(board or DEFAULT_BOARD)
         try:
             uart, console = await self._launch(firmware, self.board)
         except BaseException:
