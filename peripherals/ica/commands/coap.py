@@ -1,0 +1,164 @@
+"""CoAP commands (spec §6): ICOAPARA, ICOAPAUTH, ICOAPSENDREQ, ICOAPSENDBIN,
+ICOAPSENDREQN, ICOAPSENDNBIN, ICOAPRCVRSP, ICOAPRCVBIN."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+import aiocoap
+from aiocoap.optiontypes import StringOption
+
+from pysim.devauth import DeviceCredentials
+
+from ..at import (Command, CommandTable, DataEntry, Reply, as_int, as_str, bad_params, expect_count,
+                  from_at, not_allowed, quote)
+from ..at.engine import MAX_PAYLOAD
+from .common import AuthCommand, ModuleContext, Para, ParaCommand, Received
+
+TOKEN_OPTION = 2088            # the cloud's auth token option (DECISIONS §18)
+METHODS = {1: aiocoap.GET, 2: aiocoap.POST, 3: aiocoap.PUT, 4: aiocoap.DELETE}
+STATUS_OK, STATUS_TIMEOUT, STATUS_ERROR = 0, 1, 2
+
+
+def read_method(cmd: Command) -> int:
+    return as_int(cmd.args[0], "method", cmd.warn, choices=tuple(METHODS))
+
+
+def read_path(cmd: Command) -> str:
+    path = as_str(cmd.args[1], "path", cmd.warn, allow_empty=False)
+    if not path.startswith("/"):
+        raise bad_params(f"path must start with '/', got {path!r}")
+    return path
+
+
+@dataclass
+class SendKind:
+    """One of the four send commands: its name, confirmable or not, text or binary."""
+
+    name: str
+    confirmable: bool
+    binary: bool
+
+    @property
+    def test_line(self) -> str:
+        third = "msg_len" if self.binary else "message"
+        return f'{self.name}:"method","path","{third}"'
+
+
+SEND_KINDS = (SendKind("+ICOAPSENDREQ", True, False), SendKind("+ICOAPSENDBIN", True, True),
+              SendKind("+ICOAPSENDREQN", False, False), SendKind("+ICOAPSENDNBIN", False, True))
+
+
+class CoapCommands:
+    def __init__(self, ctx: ModuleContext, table: CommandTable) -> None:
+        self.ctx = ctx
+        self.para = ParaCommand(table, "+ICOAPARA", [
+            Para("TIMEOUT", lambda a, t, w: as_int(a, t, w, 1, 60), 2),
+        ], aliases=("+ICOAPPARA",))
+        self.auth = AuthCommand(ctx, table, "+ICOAPAUTH", "coap_auth", self._authenticate)
+        self.token: str | None = None
+        self._context: aiocoap.Context | None = None
+        self.last_sent: dict[str, tuple[list[str], bytes]] = {}
+        self.received = Received(ctx, table, "+ICOAPRCVRSP", "+ICOAPRCVBIN")
+        self.on_authenticated = lambda: None
+        for kind in SEND_KINDS:
+            table.command(kind.name, test=lambda _c, k=kind: Reply([k.test_line]),
+                          query=lambda _c, k=kind: self._query_sent(k),
+                          set=lambda c, k=kind: self._send(c, k))
+
+    # ---- transport ---------------------------------------------------------
+    def _base(self) -> str:
+        endpoint = self.ctx.config.endpoint("coap")
+        if endpoint is None:
+            raise ConnectionError("no CoAP server configured")
+        host, port = endpoint
+        return f"coap://{host}:{port}"
+
+    async def _client(self) -> aiocoap.Context:
+        if self._context is None:
+            self._context = await aiocoap.Context.create_client_context()
+        return self._context
+
+    async def request(self, code: aiocoap.Code, path: tuple[str, ...], payload: bytes, *,
+                      confirmable: bool = True, token: str | None = None) -> aiocoap.Message:
+        """One CoAP request to the configured server (path as segments)."""
+        message = aiocoap.Message(code=code, payload=payload, uri=self._base(),
+                                  transport_tuning=aiocoap.Reliable if confirmable else aiocoap.Unreliable)
+        message.opt.uri_path = path
+        if token:
+            message.opt.add_option(StringOption(TOKEN_OPTION, token))
+        context = await self._client()
+        return await context.request(message).response
+
+    async def shutdown(self) -> None:
+        context, self._context = self._context, None
+        self.token = None
+        self.auth.reset()
+        if context is not None:
+            await context.shutdown()
+
+    # ---- AUTH --------------------------------------------------------------
+    async def _authenticate(self, creds: DeviceCredentials) -> tuple[bool, str]:
+        client_id = f"{creds.product_key}&{creds.device_name}"
+        body = json.dumps({"productKey": creds.product_key, "deviceName": creds.device_name,
+                           "clientId": client_id, "sign": creds.sign(client_id),
+                           "signmethod": "hmacsha1"}).encode()
+        response = await asyncio.wait_for(self.request(aiocoap.POST, ("auth",), body),
+                                          self.para["TIMEOUT"])
+        if not response.code.is_successful():
+            return False, f"{response.code} {response.payload[:80]!r}"
+        token = json.loads(response.payload or b"{}").get("token")
+        if not token:
+            return False, "no token in the /auth answer"
+        self.token = token
+        self.on_authenticated()
+        return True, "token received"
+
+    # ---- SEND ---------------------------------------------------------------
+    def _query_sent(self, kind: SendKind) -> Reply:
+        last = self.last_sent.get(kind.name)
+        if last is None:
+            return Reply()
+        fields, payload = last
+        return Reply([f"{kind.name}:" + ",".join(fields)], payload=payload if kind.binary else b"")
+
+    def _send(self, cmd: Command, kind: SendKind) -> Reply:
+        expect_count(cmd.args, 3)
+        method, path = read_method(cmd), read_path(cmd)
+        if self.auth.credentials is None or self.token is None:
+            raise not_allowed("CoAP not authenticated: AT+ICOAPAUTH first and wait for +ICOAPAUTH:OK")
+        if not kind.binary:
+            message = as_str(cmd.args[2], "message", cmd.warn)
+            return self._start(kind, method, path, message.encode("latin-1"), [quote(message)])
+        length = as_int(cmd.args[2], "msg_len", cmd.warn, 0, MAX_PAYLOAD)
+        return Reply(final=None, data_entry=DataEntry(
+            length, lambda payload: self._start(kind, method, path, payload, [str(len(payload))])))
+
+    def _start(self, kind: SendKind, method: int, path: str, payload: bytes, third: list[str]) -> Reply:
+        token = self.ctx.next_id()
+        self.last_sent[kind.name] = ([str(method), quote(path), *third], payload)
+        self.ctx.spawn(self._exchange(kind, token, method, path, payload), f"coap {kind.name}")
+        return Reply([f"{kind.name}:{token}"])
+
+    async def _exchange(self, kind: SendKind, token: int, method: int, path: str, payload: bytes) -> None:
+        segments = ("topic", *from_at(path).strip("/").split("/"))
+        try:
+            response = await asyncio.wait_for(
+                self.request(METHODS[method], segments, payload, confirmable=kind.confirmable,
+                             token=self.token), self.para["TIMEOUT"])
+        except asyncio.TimeoutError:
+            self.ctx.emit("net.coap", what="timeout", token=token, path=path)
+            if kind.confirmable:
+                self.ctx.urc(f"{kind.name}:{token},{STATUS_TIMEOUT}")
+            return
+        except Exception as error:
+            self.ctx.emit("net.coap", what="failed", token=token, reason=f"{type(error).__name__}: {error}")
+            if kind.confirmable:
+                self.ctx.urc(f"{kind.name}:{token},{STATUS_ERROR}")
+            return
+        self.ctx.emit("net.coap", what="response", token=token, code=str(response.code))
+        if kind.confirmable:
+            self.ctx.urc(f"{kind.name}:{token},{STATUS_OK}")
+        self.received.deliver([str(token), quote(path)], response.payload)

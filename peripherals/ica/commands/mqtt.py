@@ -1,0 +1,304 @@
+"""MQTT commands (spec §5): AUTH, PARA, MODE, CONN, PUB, PUBIN, SUB, UNSUB,
+RCVPUB, RCVPUBIN, STATE, DISCONN, DBGPARA, PINGRSP."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+from pysim.devauth import DeviceCredentials, mqtt_connect_fields
+
+from ..at import (Command, CommandTable, DataEntry, Reply, as_float, as_int, as_str, bad_params,
+                  expect_count, from_at, not_allowed, quote, to_at)
+from ..at.engine import MAX_PAYLOAD
+from ..net.mqtt_client import MqttClient
+from ..net.mqtt_codec import MessageReceived
+from .common import AuthCommand, ModuleContext, Para, ParaCommand, Received, ok_reply
+
+DISCONNECTED, CONNECTED = 0, 2   # state 1 is reserved and never reported (DECISIONS §14)
+STATUS_OK, STATUS_TIMEOUT, STATUS_ERROR = 0, 1, 2
+SUB_FAILURE = 128
+
+
+def _version(arg, tag, warn) -> str:
+    value = as_str(arg, tag, warn)
+    if value not in ("3.1", "3.1.1"):
+        raise bad_params(f'VERSION must be "3.1" or "3.1.1", got {value!r}')
+    return value
+
+
+def _check_topic(topic: str, *, filter_ok: bool) -> None:
+    if not topic:
+        raise bad_params("topic is empty")
+    if len(topic.encode()) > 65535:
+        raise bad_params("topic too long")
+    if not filter_ok and ("+" in topic or "#" in topic):
+        raise bad_params("a publish topic cannot hold the wildcards + or #")
+
+
+class MqttCommands:
+    def __init__(self, ctx: ModuleContext, table: CommandTable,
+                 on_connected: Callable[[], None] = lambda: None,
+                 on_system_message: Callable[[str, bytes], bool] = lambda t, p: False) -> None:
+        self.ctx = ctx
+        self.on_connected = on_connected
+        self.on_system_message = on_system_message   # OTA topics: taken by the module itself
+        self.para = ParaCommand(table, "+IMQTTPARA", [
+            Para("TIMEOUT", lambda a, t, w: as_float(a, t, w, 0.5, 2), 2.0),
+            Para("CLEAN", lambda a, t, w: as_int(a, t, w, choices=(0, 1)), 1),
+            Para("KEEPALIVE", lambda a, t, w: as_int(a, t, w, 60, 180), 60),
+            Para("VERSION", _version, "3.1.1"),
+        ])
+        self.dbg = ParaCommand(table, "+IMQTTDBGPARA", [
+            Para("PINGRSP", lambda a, t, w: as_int(a, t, w, choices=(0, 1)), 0),
+        ])
+        self.auth = AuthCommand(ctx, table, "+IMQTTAUTH", "mqtt_auth", self._authenticate,
+                                precheck=self._not_connected)
+        self.mode = int(ctx.nv.get("mqtt_mode", 0))
+        self.client: MqttClient | None = None
+        self.state = DISCONNECTED
+        self.connecting = False
+        self.last_pub: list[str] | None = None
+        self.last_pubin: tuple[list[str], bytes] | None = None
+        self.last_sub: list[str] | None = None
+        self.last_unsub: list[str] | None = None
+        self.received = Received(ctx, table, "+IMQTTRCVPUB", "+IMQTTRCVPUBIN")
+        table.command("+IMQTTMODE", test=lambda _c: Reply(['+IMQTTMODE:"mode"']),
+                      query=lambda _c: Reply([f"+IMQTTMODE:{self.mode}"]), set=self.set_mode)
+        table.command("+IMQTTCONN", test=ok_reply, execute=self.connect)
+        table.command("+IMQTTPUB", test=lambda _c: Reply(['+IMQTTPUB:"topic","qos","message"']),
+                      query=lambda _c: self._last("+IMQTTPUB", self.last_pub), set=self.publish)
+        table.command("+IMQTTPUBIN", test=lambda _c: Reply(['+IMQTTPUBIN:"topic","qos","msg_len"']),
+                      query=self.query_pubin, set=self.publish_bin)
+        table.command("+IMQTTSUB", test=lambda _c: Reply(['+IMQTTSUB:"topic","qos"']),
+                      query=lambda _c: self._last("+IMQTTSUB", self.last_sub), set=self.subscribe)
+        table.command("+IMQTTUNSUB", test=lambda _c: Reply(['+IMQTTUNSUB:"topic"']),
+                      query=lambda _c: self._last("+IMQTTUNSUB", self.last_unsub), set=self.unsubscribe)
+        table.command("+IMQTTSTATE", test=ok_reply, query=lambda _c: Reply([f"+IMQTTSTATE:{self.state}"]))
+        table.command("+IMQTTDISCONN", test=ok_reply, execute=self.disconnect)
+        table.command("+IMQTTPINGRSP", test=ok_reply)
+
+    # ---- helpers ---------------------------------------------------------
+    @staticmethod
+    def _last(name: str, fields: list[str] | None) -> Reply:
+        return Reply([f"{name}:" + ",".join(fields)]) if fields else Reply()
+
+    @property
+    def timeout(self) -> float:
+        return float(self.para["TIMEOUT"])
+
+    @property
+    def credentials(self) -> DeviceCredentials | None:
+        return self.auth.credentials
+
+    def _not_connected(self) -> None:
+        if self.state == CONNECTED or self.connecting:
+            raise not_allowed("MQTT is connected: AT+IMQTTDISCONN first")
+
+    def _require_connected(self) -> MqttClient:
+        if self.state != CONNECTED or self.client is None:
+            raise not_allowed("MQTT is not connected (AT+IMQTTCONN, then wait for +IMQTTSTATE:2)")
+        return self.client
+
+    def _endpoint(self) -> tuple[str, int]:
+        endpoint = self.ctx.config.endpoint("mqtt")
+        if endpoint is None:
+            raise ConnectionError("no MQTT server configured")
+        if self.mode == 1 and not (self.ctx.config.mqtt_url or "").startswith("mqtts:"):
+            raise ConnectionError("MQTT mode 1 (TLS) needs an mqtts:// server; the configured one is plain TCP")
+        return endpoint
+
+    def _new_client(self, creds: DeviceCredentials, *, for_auth: bool = False) -> MqttClient:
+        host, port = self._endpoint()
+        client_identifier, username, password = mqtt_connect_fields(creds, tls=self.mode == 1)
+        return MqttClient(
+            host, port, version=self.para["VERSION"], client_id=client_identifier,
+            username=username, password=password,
+            clean_session=bool(self.para["CLEAN"]) or for_auth,
+            keepalive=int(self.para["KEEPALIVE"]),
+            on_message=None if for_auth else self._on_message,
+            on_ping_response=None if for_auth else self._on_ping_response,
+            on_connection_lost=None if for_auth else self._on_connection_lost)
+
+    # ---- AUTH, MODE, CONN, DISCONN ----------------------------------------
+    async def _authenticate(self, creds: DeviceCredentials) -> tuple[bool, str]:
+        """Check the credentials with the broker itself: a CONNECT, its CONNACK, a DISCONNECT."""
+        client = self._new_client(creds, for_auth=True)
+        try:
+            code = await client.connect(timeout=max(self.timeout, 2.0))
+        except Exception as error:
+            return False, f"{type(error).__name__}: {error}"
+        await client.disconnect()
+        return code == 0, f"CONNACK {code}"
+
+    def set_mode(self, cmd: Command) -> Reply:
+        expect_count(cmd.args, 1)
+        self.mode = as_int(cmd.args[0], "mode", cmd.warn, choices=(0, 1))
+        return Reply()
+
+    def connect(self, cmd: Command) -> Reply:
+        self._not_connected()
+        creds = self.credentials
+        if creds is None:
+            raise not_allowed("not authenticated: AT+IMQTTAUTH first and wait for +IMQTTAUTH:OK")
+        self.connecting = True
+        self.ctx.spawn(self._connect(creds), "mqtt connect")
+        return Reply()
+
+    async def _connect(self, creds: DeviceCredentials) -> None:
+        try:
+            client = self._new_client(creds)
+            code = await client.connect(timeout=max(self.timeout, 2.0))
+            if code != 0:
+                raise ConnectionRefusedError(f"CONNACK {code}")
+        except Exception as error:
+            self.connecting = False
+            self.ctx.emit("net.mqtt", what="connect failed", reason=f"{type(error).__name__}: {error}")
+            self.ctx.urc(f"+IMQTTSTATE:{DISCONNECTED}")
+            return
+        self.client = client
+        self.connecting = False
+        self.state = CONNECTED
+        self.ctx.emit("net.mqtt", what="connected")
+        self.ctx.urc(f"+IMQTTSTATE:{CONNECTED}")
+        self.on_connected()
+
+    def disconnect(self, cmd: Command) -> Reply:
+        client = self._require_connected()
+        self._went_down("disconnected by AT+IMQTTDISCONN")
+        self.ctx.spawn(client.disconnect(), "mqtt disconnect")
+        return Reply()
+
+    def _went_down(self, reason: str) -> None:
+        if self.state == DISCONNECTED:
+            return
+        self.state = DISCONNECTED
+        self.client = None
+        self.ctx.emit("net.mqtt", what="down", reason=reason)
+        self.ctx.urc(f"+IMQTTSTATE:{DISCONNECTED}")
+
+    def _on_connection_lost(self, reason: str) -> None:
+        self._went_down(f"connection lost: {reason}")
+
+    async def shutdown(self, graceful: bool) -> None:
+        """For a reboot: DISCONNECT after in-flight frames (graceful) or drop at once."""
+        client, self.client = self.client, None
+        self.state = DISCONNECTED
+        self.connecting = False
+        self.auth.reset()
+        if client is None:
+            return
+        if graceful:
+            await client.disconnect()
+        else:
+            client.abort()
+
+    # ---- PUB, PUBIN -------------------------------------------------------
+    def _publish_args(self, cmd: Command, third: str) -> tuple[str, int]:
+        expect_count(cmd.args, 3)
+        topic = as_str(cmd.args[0], "topic", cmd.warn)
+        _check_topic(topic, filter_ok=False)
+        qos = as_int(cmd.args[1], "qos", cmd.warn, 0, 2)
+        return topic, qos
+
+    def publish(self, cmd: Command) -> Reply:
+        topic, qos = self._publish_args(cmd, "message")
+        message = as_str(cmd.args[2], "message", cmd.warn)
+        client = self._require_connected()
+        packet_id = self.ctx.next_id()
+        self.last_pub = [quote(topic), str(qos), quote(message)]
+        payload = message.encode("latin-1")  # lines are read as latin-1: the TE's bytes, unchanged
+        self.ctx.spawn(self._publish("+IMQTTPUB", client, packet_id, from_at(topic), payload, qos), "mqtt publish")
+        return Reply([f"+IMQTTPUB:{packet_id}"])
+
+    def publish_bin(self, cmd: Command) -> Reply:
+        topic, qos = self._publish_args(cmd, "msg_len")
+        length = as_int(cmd.args[2], "msg_len", cmd.warn, 0, MAX_PAYLOAD)
+        self._require_connected()
+
+        def complete(payload: bytes) -> Reply:
+            client = self._require_connected()
+            packet_id = self.ctx.next_id()
+            self.last_pubin = ([quote(topic), str(qos), str(len(payload))], payload)
+            self.ctx.spawn(self._publish("+IMQTTPUBIN", client, packet_id, from_at(topic), payload, qos),
+                           "mqtt publish")
+            return Reply([f"+IMQTTPUBIN:{packet_id}"])
+
+        return Reply(final=None, data_entry=DataEntry(length, complete))
+
+    def query_pubin(self, cmd: Command) -> Reply:
+        if self.last_pubin is None:
+            return Reply()
+        fields, payload = self.last_pubin
+        return Reply(["+IMQTTPUBIN:" + ",".join(fields)], payload=payload)
+
+    async def _publish(self, name: str, client: MqttClient, packet_id: int, topic: str,
+                       payload: bytes, qos: int) -> None:
+        try:
+            await client.publish(topic, payload, qos, timeout=self.timeout)
+            status = STATUS_OK
+        except asyncio.TimeoutError:
+            status = STATUS_TIMEOUT
+        except Exception as error:
+            self.ctx.emit("net.mqtt", what="publish failed", reason=f"{type(error).__name__}: {error}")
+            status = STATUS_ERROR
+        self.ctx.urc(f"{name}:{packet_id},{status}")
+
+    # ---- SUB, UNSUB -------------------------------------------------------
+    def subscribe(self, cmd: Command) -> Reply:
+        expect_count(cmd.args, 2)
+        topic = as_str(cmd.args[0], "topic", cmd.warn)
+        _check_topic(topic, filter_ok=True)
+        qos = as_int(cmd.args[1], "qos", cmd.warn, 0, 2)
+        client = self._require_connected()
+        packet_id = self.ctx.next_id()
+        self.last_sub = [quote(topic), str(qos)]
+        self.ctx.spawn(self._subscribe(client, packet_id, from_at(topic), qos), "mqtt subscribe")
+        return Reply([f"+IMQTTSUB:{packet_id}"])
+
+    async def _subscribe(self, client: MqttClient, packet_id: int, topic: str, qos: int) -> None:
+        try:
+            granted = await client.subscribe(topic, qos, timeout=self.timeout)
+            status = granted if granted in (0, 1, 2) else SUB_FAILURE
+        except Exception as error:   # a timeout is a failure too (errata #65)
+            self.ctx.emit("net.mqtt", what="subscribe failed", reason=f"{type(error).__name__}: {error}")
+            status = SUB_FAILURE
+        self.ctx.urc(f"+IMQTTSUB:{packet_id},{status}")
+
+    def unsubscribe(self, cmd: Command) -> Reply:
+        expect_count(cmd.args, 1)
+        topic = as_str(cmd.args[0], "topic", cmd.warn)
+        _check_topic(topic, filter_ok=True)
+        client = self._require_connected()
+        packet_id = self.ctx.next_id()
+        self.last_unsub = [quote(topic)]
+        self.ctx.spawn(self._unsubscribe(client, packet_id, from_at(topic)), "mqtt unsubscribe")
+        return Reply([f"+IMQTTUNSUB:{packet_id}"])
+
+    async def _unsubscribe(self, client: MqttClient, packet_id: int, topic: str) -> None:
+        try:
+            await client.unsubscribe(topic, timeout=self.timeout)
+            status = STATUS_OK
+        except asyncio.TimeoutError:
+            status = STATUS_TIMEOUT
+        except Exception:
+            status = STATUS_ERROR
+        self.ctx.urc(f"+IMQTTUNSUB:{packet_id},{status}")
+
+    # ---- received ---------------------------------------------------------
+    def _on_message(self, message: MessageReceived) -> None:
+        if self.on_system_message(message.topic, message.payload):
+            return
+        self.received.deliver([str(self.ctx.next_id()), quote(to_at(message.topic))], message.payload)
+
+    def _on_ping_response(self) -> None:
+        if self.dbg["PINGRSP"]:
+            self.ctx.urc("+IMQTTPINGRSP", ok=True)
+
+    async def publish_system(self, topic: str, payload: bytes) -> bool:
+        """Publish for the module itself (OTA inform/progress); False when not connected."""
+        if self.state != CONNECTED or self.client is None:
+            return False
+        await self.client.publish(topic, payload, 1, timeout=self.timeout)
+        return True
+

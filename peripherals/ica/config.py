@@ -1,0 +1,69 @@
+"""How a module is set up: where its cloud is, its start-up options, its faults."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Faults:
+    """Faults the module injects, for experiments and negative tests.
+
+    ``corrupt_ota_blocks``: indexes (0-based) of OTA blocks whose bytes are
+    corrupted on the UART the first time they are sent; the CRC in the header
+    stays that of the true block, so the TE sees a mismatch and re-reads with
+    ``AT+IOTABLOCK=1``.
+    """
+
+    corrupt_ota_blocks: set[int] = field(default_factory=set)
+
+
+@dataclass
+class ModuleConfig:
+    mqtt_url: str | None = None          # mqtt://host:port (or mqtts://)
+    coap_url: str | None = None          # coap://host:port
+    http_url: str | None = None          # http://host:port
+    nv_path: Path | None = None          # non-volatile store; None = in memory only
+    name: str = "ica0"
+    echo: bool = True                    # ATE default (DECISIONS §3)
+    urc_ok: bool = True                  # OK after receive URCs (DECISIONS §11)
+    reboot_seconds: float = 0.2          # time the module reads nothing after AT+IREBOOT
+    manufacturer: str = "ICA-SIM"
+    model: str = "ICA-MODULE-SIM"
+    revision: str = "ica-at-0.4-sim-1"
+    rx_format: str = "auto"              # auto | text | binary: how received payloads are reported
+    faults: Faults = field(default_factory=Faults)
+
+    def endpoint(self, scheme: str) -> tuple[str, int] | None:
+        url = {"mqtt": self.mqtt_url, "coap": self.coap_url, "http": self.http_url}[scheme]
+        if not url:
+            return None
+        parts = urlsplit(url)
+        default = {"mqtt": 1883, "mqtts": 8883, "coap": 5683, "http": 80}.get(parts.scheme, 0)
+        return parts.hostname or "127.0.0.1", parts.port or default
+
+    def use_cloud(self, addresses: dict[str, str]) -> None:
+        """Point at the services named in a cloud's address map."""
+        self.mqtt_url = addresses.get("mqtt", self.mqtt_url)
+        self.coap_url = addresses.get("coap", self.coap_url)
+        self.http_url = addresses.get("http", self.http_url)
+
+
+def parse_cloud_spec(spec: str) -> dict[str, str]:
+    """``--cloud`` value: a JSON address map (as ``pysim cloud`` prints) or URLs separated by commas."""
+    spec = spec.strip()
+    if spec.startswith("{"):
+        data = json.loads(spec)
+        return {k: v for k, v in data.items() if k in ("mqtt", "coap", "http")}
+    out: dict[str, str] = {}
+    for url in filter(None, (u.strip() for u in spec.split(","))):
+        scheme = urlsplit(url).scheme
+        key = {"mqtt": "mqtt", "mqtts": "mqtt", "tcp": "mqtt", "coap": "coap", "http": "http",
+               "https": "http"}.get(scheme)
+        if key is None:
+            raise ValueError(f"unknown service in {url!r}: use mqtt://, coap:// or http://")
+        out[key] = url
+    return out

@@ -1,0 +1,207 @@
+"""``IcaModule``: the asyncio edge of the module model.
+
+It owns the sans-I/O :class:`AtEngine`, the command families and their network
+work, the data-entry timer, and the module's life (reboot, factory reset).
+Bytes from the TE go in with :meth:`IcaModule.feed`; bytes to the TE come out
+through ``on_output`` (or :meth:`IcaModule.read` when nothing is attached).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+import aiocoap
+
+from pysim.devauth import DeviceCredentials
+from pysim.events import EventLog
+
+from .at import AtEngine, CommandTable
+from .commands.basic import BasicCommands
+from .commands.coap import CoapCommands
+from .commands.common import ModuleContext
+from .commands.http import HttpCommands
+from .commands.mqtt import MqttCommands
+from .commands.ota import OtaCommands
+from .config import ModuleConfig
+from .nvstore import NvStore
+
+
+class IcaModule:
+    def __init__(self, config: ModuleConfig | None = None, *, events: EventLog | None = None) -> None:
+        self.config = config or ModuleConfig()
+        self.events = events if events is not None else EventLog()
+        self.nv = NvStore(self.config.nv_path)
+        self.on_output: Callable[[bytes], None] | None = None
+        self._pending = bytearray()
+        self._readable: asyncio.Event | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._poll_task: asyncio.Task | None = None
+        self._life: asyncio.Task | None = None
+        self.reboots = 0
+        self._build()
+
+    # ---- assembly -------------------------------------------------------
+    def _build(self) -> None:
+        ctx = self.ctx = ModuleContext(self.config, self.nv, self.events)
+        table = self.table = CommandTable()
+        self.engine = AtEngine(table, echo=self.config.echo, urc_ok=self.config.urc_ok,
+                               observer=self._observe)
+        ctx.engine = self.engine
+        ctx.pump = self._pump
+        self.basic = BasicCommands(ctx, table, self._reboot)
+        self.mqtt = MqttCommands(ctx, table, on_connected=self._mqtt_connected,
+                                 on_system_message=self._system_message)
+        self.coap = CoapCommands(ctx, table)
+        self.coap.on_authenticated = self._coap_authenticated
+        self.http = HttpCommands(ctx, table)
+        self.ota = OtaCommands(ctx, table, publish=self._publish_device)
+        ctx.credentials = self.credentials
+
+    def credentials(self) -> DeviceCredentials | None:
+        """The device the module speaks for: the first family authenticated."""
+        return self.mqtt.auth.credentials or self.coap.auth.credentials or self.http.auth.credentials
+
+    def _observe(self, kind: str, **detail) -> None:
+        self.events.emit(f"at.{kind}", None, module=self.config.name, **detail)
+
+    # ---- byte stream ------------------------------------------------------
+    async def start(self) -> None:
+        self._readable = asyncio.Event()
+
+    def feed(self, data: bytes) -> None:
+        """Bytes from the TE."""
+        self.engine.receive(data)
+        self._pump()
+
+    def _pump(self) -> None:
+        data = self.engine.data_to_send()
+        if data:
+            if self.on_output is not None:
+                self.on_output(data)
+            else:
+                self._pending += data
+                if self._readable is not None:
+                    self._readable.set()
+        self._arm_timer()
+
+    async def read(self, timeout: float | None = None) -> bytes:
+        """Bytes to the TE when no ``on_output`` is attached; waits for at least one."""
+        if self._readable is None:
+            self._readable = asyncio.Event()
+        if not self._pending:
+            self._readable.clear()
+            await asyncio.wait_for(self._readable.wait(), timeout)
+        data = bytes(self._pending)
+        self._pending.clear()
+        return data
+
+    def _arm_timer(self) -> None:
+        deadline = self.engine.next_deadline()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if deadline is None:
+            return
+        loop = asyncio.get_running_loop()
+        # the engine's clock is time.monotonic, as is the loop's on Linux
+        self._timer = loop.call_at(loop.time() + max(0.0, deadline - self.engine.clock()), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.engine.poll()
+        self._pump()
+
+    # ---- wiring between families ------------------------------------------
+    def _mqtt_connected(self) -> None:
+        creds = self.mqtt.credentials
+        if creds is None:
+            return
+        self.ctx.spawn(self._subscribe_upgrades(creds), "ota subscribe")
+        if not self.ota.version_reported:
+            self.ota.report_version()
+
+    def _upgrade_topic(self, creds: DeviceCredentials) -> str:
+        return f"/ota/device/upgrade/{creds.product_key}/{creds.device_name}"
+
+    async def _subscribe_upgrades(self, creds: DeviceCredentials) -> None:
+        client = self.mqtt.client
+        if client is not None:
+            await client.subscribe(self._upgrade_topic(creds), 1, timeout=max(self.mqtt.timeout, 2.0))
+
+    def _system_message(self, topic: str, payload: bytes) -> bool:
+        creds = self.mqtt.credentials
+        if creds is not None and topic == self._upgrade_topic(creds):
+            self.ota.on_announcement(payload)
+            return True
+        return False
+
+    def _coap_authenticated(self) -> None:
+        if self._poll_task is None or self._poll_task.done():
+            self._poll_task = self.ctx.spawn(self.ota.poll(self._coap_announcement), "ota poll")
+        if not self.ota.version_reported:
+            self.ota.report_version()
+
+    async def _coap_announcement(self) -> bytes | None:
+        creds = self.coap.auth.credentials
+        if creds is None or self.coap.token is None:
+            return None
+        response = await asyncio.wait_for(self.coap.request(
+            aiocoap.GET, ("ota", "device", "upgrade", creds.product_key, creds.device_name), b"",
+            token=self.coap.token), self.coap.para["TIMEOUT"])
+        return response.payload if response.code.is_successful() else None
+
+    async def _publish_device(self, topic: str, payload: bytes) -> bool:
+        """A message of the module's own (OTA): over MQTT when connected, else CoAP."""
+        if await self.mqtt.publish_system(topic, payload):
+            return True
+        if self.coap.token is not None:
+            response = await asyncio.wait_for(self.coap.request(
+                aiocoap.POST, ("topic", *topic.strip("/").split("/")), payload, token=self.coap.token),
+                self.coap.para["TIMEOUT"])
+            return response.code.is_successful()
+        self.ctx.emit("net.ota", what="not sent: no MQTT connection and no CoAP token", topic=topic)
+        return False
+
+    # ---- life --------------------------------------------------------------
+    def _reboot(self, mode: int, erase: bool) -> None:
+        """AT+IREBOOT (mode 0: drop connections at once; 1: flush first) and AT+IDEFAULT."""
+        self.engine.begin_reboot()
+        self._life = asyncio.get_running_loop().create_task(self._reboot_task(mode == 1, erase))
+
+    async def _reboot_task(self, graceful: bool, erase: bool) -> None:
+        self.events.emit("module.reboot", None, module=self.config.name, graceful=graceful, erase=erase)
+        await self._shutdown(graceful)
+        if erase:
+            self.nv.erase()
+        await asyncio.sleep(self.config.reboot_seconds)
+        self.reboots += 1
+        self._build()
+        self.events.emit("module.ready", None, module=self.config.name)
+
+    async def _shutdown(self, graceful: bool) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._poll_task = None
+        for step in (self.mqtt.shutdown(graceful), self.coap.shutdown(), self.http.shutdown()):
+            try:
+                await asyncio.wait_for(step, 5)
+            except Exception as error:
+                self.events.emit("module.error", None, module=self.config.name, error=repr(error))
+        self.ota.reset()
+        await self.ctx.cancel_tasks()
+
+    async def stop(self) -> None:
+        """Close every connection and task; idempotent."""
+        if self._life is not None and not self._life.done():
+            self._life.cancel()
+            await asyncio.gather(self._life, return_exceptions=True)
+        await self._shutdown(graceful=False)
+
+    async def __aenter__(self) -> "IcaModule":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
