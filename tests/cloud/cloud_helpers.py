@@ -33,6 +33,8 @@ class PahoClient:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
         if username is not None:
             self.client.username_pw_set(username, password)
+        # short back-off: close() waits for paho's thread, which sleeps through it after a lost link
+        self.client.reconnect_delay_set(0.05, 0.05)
         self.messages: asyncio.Queue[Received] = asyncio.Queue()
         self._connack: asyncio.Future[int] = self._loop.create_future()
         self._acks: dict[int, asyncio.Future] = {}
