@@ -6,7 +6,7 @@ import asyncio
 
 import paho.mqtt.client as mqtt
 import pytest
-from cloud_helpers import PahoClient
+from pysim.peers import PahoClient
 
 from pysim.cloud import Cloud
 from pysim.devauth import DeviceCredentials, mqtt_connect_fields

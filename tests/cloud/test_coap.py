@@ -8,7 +8,7 @@ import aiocoap
 import pytest
 from aiocoap import Code, Message
 from aiocoap.optiontypes import StringOption
-from cloud_helpers import TIMEOUT
+from pysim.peers import TIMEOUT
 
 from pysim.events import kind_is
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cloud_helpers import TIMEOUT, host_port
+from pysim.peers import TIMEOUT, host_port
 
 from pysim.devauth import mqtt_connect_fields
 from pysim.events import kind_is

@@ -6,7 +6,7 @@ import asyncio
 import socket
 
 import pytest
-from cloud_helpers import host_port
+from pysim.peers import host_port
 
 from pysim.cloud import Cloud
 

@@ -11,7 +11,7 @@ import pytest
 from pysim.devauth import DeviceCredentials
 from pysim.events import kind_is
 
-from cloud_helpers import TIMEOUT
+from pysim.peers import TIMEOUT
 
 # paho 2 reports an MQTT 3 CONNACK 4 (bad user name or password) as reason 134 and
 # CONNACK 5 (not authorised) as 135; the contract allows either.

@@ -1,4 +1,5 @@
-"""Helpers for the cloud tests: a paho-mqtt client that asyncio code can await."""
+"""Independent peers for the cloud side of a test: a paho-mqtt client that asyncio
+code can await, logged in as a device or as the cloud's service user."""
 
 from __future__ import annotations
 
@@ -96,3 +97,13 @@ class PahoClient:
     async def close(self) -> None:
         self.client.disconnect()
         await asyncio.to_thread(self.client.loop_stop)
+
+
+async def service_client(cloud, client_id: str = "observer") -> PahoClient:
+    """A paho client connected as the cloud's service user (may use any topic)."""
+    client = PahoClient(client_id, "service", cloud.service_password)
+    code = await client.connect(cloud.addresses["mqtt"])
+    if code != 0:
+        await client.close()
+        raise ConnectionError(f"service login refused: {code}")
+    return client
