@@ -127,14 +127,18 @@ class CoapCommands:
     def _send(self, cmd: Command, kind: SendKind) -> Reply:
         expect_count(cmd.args, 3)
         method, path = read_method(cmd), read_path(cmd)
-        if self.auth.credentials is None or self.token is None:
-            raise not_allowed("CoAP not authenticated: AT+ICOAPAUTH first and wait for +ICOAPAUTH:OK")
         if not kind.binary:
             message = as_str(cmd.args[2], "message", cmd.warn)
+            self._require_token()
             return self._start(kind, method, path, message.encode("latin-1"), [quote(message)])
         length = as_int(cmd.args[2], "msg_len", cmd.warn, 0, MAX_PAYLOAD)
+        self._require_token()
         return Reply(final=None, data_entry=DataEntry(
             length, lambda payload: self._start(kind, method, path, payload, [str(len(payload))])))
+
+    def _require_token(self) -> None:
+        if self.auth.credentials is None or self.token is None:
+            raise not_allowed("CoAP not authenticated: AT+ICOAPAUTH first and wait for +ICOAPAUTH:OK")
 
     def _start(self, kind: SendKind, method: int, path: str, payload: bytes, third: list[str]) -> Reply:
         token = self.ctx.next_id()

@@ -132,6 +132,9 @@ class MqttClient:
         where = f"{self.host}:{self.port}"
         self._connack = loop.create_future()
         self._closed_waiter = loop.create_future()
+        # Queued first so that bad arguments fail before any socket is opened.
+        self._codec.connect(self.client_id, username=self.username, password=self.password,
+                            clean_session=self.clean_session, keepalive=self.keepalive)
         try:
             transport, _ = await asyncio.wait_for(
                 loop.create_connection(lambda: _Adapter(self), self.host, self.port), timeout)
@@ -145,8 +148,6 @@ class MqttClient:
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._codec.connect(self.client_id, username=self.username, password=self.password,
-                            clean_session=self.clean_session, keepalive=self.keepalive)
         self._flush()
         try:
             event = await asyncio.wait_for(asyncio.shield(self._connack),
@@ -154,6 +155,9 @@ class MqttClient:
         except asyncio.TimeoutError:
             self.abort()
             raise ConnectError(f"no CONNACK from {where} within {timeout:g} s") from None
+        except BaseException:  # closed before CONNACK, or connect() cancelled
+            self.abort()
+            raise
         if isinstance(event, ConnectRefused):
             self.abort()
             raise ConnectError(f"MQTT broker at {where} refused the connection: "
