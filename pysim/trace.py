@@ -20,6 +20,9 @@ from pysim.uart import TA_TO_TE, TE_TO_TA, UartRecord
 CR, LF = 0x0D, 0x0A
 CLOUD = "TA<->cloud"
 CONSOLE = "console"
+MODULE = "TA"
+# Events the UART and console lines already show: left out of the trace
+ECHOED_EVENTS = frozenset({"at.command", "at.urc", "at.data", "console.line"})
 _ESCAPES = {CR: "\\r", LF: "\\n", 0x09: "\\t", 0x5C: "\\\\"}
 
 Sink = Union[Callable[[str], object], TextIO]
@@ -103,7 +106,13 @@ class TraceWriter:
             self._emit(t, record.direction, escape(line))
 
     def event(self, event: Event) -> None:
-        self._emit(event.t, CLOUD, str(event))
+        """A cloud-side event (``TA<->cloud``) or a module remark (``TA``: a conformance
+        warning, an ignored line, a fault, a log line); events that only repeat a UART
+        line are left out."""
+        if event.kind in ECHOED_EVENTS:
+            return
+        label = MODULE if event.kind.startswith(("at.", "log", "fault", "module.")) else CLOUD
+        self._emit(event.t, label, str(event))
 
     def console(self, t: float, line: str) -> None:
         self._emit(t, CONSOLE, line)

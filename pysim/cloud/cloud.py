@@ -23,10 +23,10 @@ class Cloud:
 
     def __init__(self, host: str = "127.0.0.1", mqtt_port: int = 0, coap_port: int = 0,
                  http_port: int = 0, http_token_ttl: float = 172800,
-                 service_password: str | None = None) -> None:
+                 service_password: str | None = None, events: EventLog | None = None) -> None:
         self.host = host
         self._ports = {"mqtt": mqtt_port, "coap": coap_port, "http": http_port}
-        self.events = EventLog()
+        self.events = events if events is not None else EventLog()
         self.registry = DeviceRegistry()
         self.service_password = service_password or secrets.token_urlsafe(16)
         self.mqtt = MqttBroker(self.registry, self.events, self.service_password, on_message=self._on_message)
