@@ -17,6 +17,7 @@ import os
 import platform
 import shlex
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -81,7 +82,7 @@ class Figure:
     ratio_meaning: str     # how to read value / reference
     samples: int
     samples_what: str      # e.g. "runs of 20000 commands, median run"
-    details: dict[str, float | str] = field(default_factory=dict)  # more numbers (p90, min, ...)
+    details: dict[str, float | str] = field(default_factory=dict)  # more numbers (floats in ``unit``)
 
     @property
     def ratio(self) -> float:
@@ -111,8 +112,9 @@ class Report:
             out.append(f"  ratio:     {fig.ratio:.3g} ({fig.ratio_meaning})")
             out.append(f"  samples:   {fig.samples} {fig.samples_what}")
             if fig.details:
-                out.append("  details:   " + ", ".join(f"{k} {_num(v) if isinstance(v, float) else v}"
-                                                       for k, v in fig.details.items()))
+                out.append("  details:   " + ", ".join(
+                    f"{k} {_num(v)} {fig.unit}" if isinstance(v, float) else f"{k} {v}"
+                    for k, v in fig.details.items()))
         out += [f"note:      {note}" for note in self.notes]
         return out
 
@@ -126,8 +128,29 @@ class Report:
 
 
 def _num(value: float) -> str:
-    """Three to four significant digits, no exponent for everyday magnitudes."""
+    """Three significant digits (all of the integer part), no exponent for everyday magnitudes."""
     if value == 0 or 0.01 <= abs(value) < 1e7:
-        digits = max(0, 3 - int(math.floor(math.log10(abs(value)))) if value else 0)
+        digits = max(0, 2 - int(math.floor(math.log10(abs(value))))) if value else 0
         return f"{value:,.{digits}f}"
     return f"{value:.3e}"
+
+
+def latency_details(seconds: list[float]) -> dict[str, float | str]:
+    """min, p90, p99 and max of latencies given in seconds, in ms."""
+    return {"min": min(seconds) * 1e3, "p90": percentile(seconds, 90) * 1e3,
+            "p99": percentile(seconds, 99) * 1e3, "max": max(seconds) * 1e3}
+
+
+def stamp_arrivals(peer) -> dict[bytes, float]:
+    """Stamp each message a ``pysim.peers.PahoClient`` receives with ``time.monotonic()``
+    in paho's network thread, as it arrives (before the hop to the event loop).
+    Returns the dict payload -> arrival time that fills as messages come."""
+    arrivals: dict[bytes, float] = {}
+    forward = peer.client.on_message
+
+    def on_message(client, userdata, message) -> None:
+        arrivals[bytes(message.payload)] = time.monotonic()
+        forward(client, userdata, message)
+
+    peer.client.on_message = on_message
+    return arrivals
