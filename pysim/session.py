@@ -208,14 +208,15 @@ class DemoScenario:
         assert s.cloud is not None, "the demo scenario needs the in-process cloud"
         pk, dn, _ = s.options.device
         started = time.monotonic()
+        stopped = ""
         try:
             await self._play(pk, dn)
-            code = await s.wait_exit(max(1.0, self.timeout - (time.monotonic() - started)))
         except (TimeoutError, asyncio.TimeoutError, ConnectionError) as error:
-            code = s.emulator.returncode if s.emulator else None
-            return self._verdict(code, f"scenario stopped: {error}", started)
+            stopped = f"scenario stopped: {error}"   # e.g. the firmware exited early
+        remaining = self.timeout - (time.monotonic() - started)
+        code = await s.wait_exit(max(1.0, remaining) if not stopped else 5.0)
         if code is None:
-            return self._verdict(None, f"firmware still running after {self.timeout:g} s", started)
+            return self._verdict(None, stopped or f"firmware still running after {self.timeout:g} s", started)
         return self._verdict(code, "", started)
 
     async def _play(self, pk: str, dn: str) -> None:
