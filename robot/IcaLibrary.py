@@ -419,6 +419,11 @@ class IcaLibrary:
         return fields[index]
 
     @keyword
+    def urc_payload(self) -> str:
+        """Returns the payload of the URC `Wait For URC` returned last, as text (latin-1)."""
+        return self.last_urc.payload.decode("latin-1")
+
+    @keyword
     def urc_payload_should_be(self, expected: bytes | str, hex: bool = False) -> None:
         """Fails unless the payload of the URC `Wait For URC` returned last is ``expected``."""
         want = _as_bytes(expected, hex)
@@ -532,22 +537,23 @@ class IcaLibrary:
                           timeout: timedelta = timedelta(seconds=10)) -> None:
         """Announces the image `Add Firmware Image` added as ``version`` to one device.
 
-        Waits first (up to ``timeout``) until some client has subscribed to the device's
-        upgrade topic ``/ota/device/upgrade/<pk>/<dn>``, so the push is not lost; the
-        announcement stays the device's current one (CoAP polls find it too).
+        Waits first (up to ``timeout``) until the device has subscribed to its upgrade
+        topic ``/ota/device/upgrade/<pk>/<dn>`` (the module does so once MQTT is up), so
+        the push is not lost; the announcement stays the device's current one.
         """
         image = self._images.get(version)
         if image is None:
             raise AssertionError(f"no image with version {version!r}: use Add Firmware Image first")
         cloud = self.cloud
         topic = upgrade_topic(product_key, device_name)
+        subscribed, device = kind_is("mqtt.subscribe", topic=topic), (product_key, device_name)
         seconds = _seconds(timeout)
 
         async def announce() -> None:
             try:
-                await cloud.events.wait_for(kind_is("mqtt.subscribe", topic=topic), seconds)
+                await cloud.events.wait_for(lambda e: subscribed(e) and e.device == device, seconds)
             except TimeoutError:
-                raise AssertionError(f"nobody subscribed to {topic} within {seconds:g} s") from None
+                raise AssertionError(f"the device did not subscribe to {topic} within {seconds:g} s") from None
             await cloud.ota.announce(product_key, device_name, image)
 
         self._run(announce(), seconds)
