@@ -38,6 +38,7 @@ from pysim.cloud import Cloud
 from pysim.cloud.ota import OtaImage, upgrade_topic
 from pysim.events import kind_is
 from pysim.peers import PahoClient, Received, service_client
+from pysim.session import Session, SessionOptions
 from pysim.te import AtClient, AtError, Line, Response
 
 # How long a keyword may wait beyond its own timeout for the loop to answer.
@@ -175,7 +176,8 @@ class IcaLibrary:
         self._cloud: Cloud | None = None
         self._module: IcaModule | None = None
         self._at: AtClient | None = None
-        self._session: Any = None              # pysim.session.Session
+        self._session: Session | None = None
+        self._trace: list[str] = []            # readable trace of an MCU session, when asked for
         self._observer: PahoClient | None = None
         self._subscriptions: list[str] = []
         self._received: list[Received] = []    # messages the observer got and no keyword matched yet
@@ -582,6 +584,66 @@ class IcaLibrary:
         if actual != md5.lower():
             raise AssertionError(f"MD5 of {len(data)} octets is {actual}, expected {md5.lower()}")
 
+    # ---- firmware in an emulator -----------------------------------------
+    @keyword
+    def start_mcu_session(self, firmware: str | None = None, corrupt_ota_blocks: str | list[int] = "",
+                          emulator: str | None = None, baud: int | None = None, trace: bool = False,
+                          boot_timeout: timedelta = timedelta(seconds=20)) -> None:
+        """Starts a cloud, a module and the firmware in an emulator, wired by a UART link.
+
+        Returns once the firmware's console shows its ``BOOT`` line. The demo device
+        (``a1demoPK``, ``demo-device-01``) is registered in the cloud.
+
+        - ``firmware``: an ELF; default ``firmware/build/demo.elf`` (``make -C firmware``).
+        - ``corrupt_ota_blocks``: module fault, as in `Start Module`.
+        - ``emulator``: ``qemu`` (default) or ``renode``.
+        - ``baud``: pace the UART at this rate; default as fast as it goes.
+        - ``trace``: keep the readable UART/cloud/console trace and log it at `Stop All`.
+        """
+        if self._session is not None or self._cloud is not None:
+            raise AssertionError("a cloud or session is already running: Stop All first")
+        options = SessionOptions(firmware=firmware, emulator=emulator, baud=baud,
+                                 faults=Faults(corrupt_ota_blocks=_block_indexes(corrupt_ota_blocks)),
+                                 trace=self._trace.append if trace else None,
+                                 boot_timeout=_seconds(boot_timeout))
+        session = Session(options)
+        self._run(session.start(), options.boot_timeout + LIFECYCLE_TIMEOUT)
+        self._session = session
+        logger.info(f"firmware {options.firmware_path} booted: {session.console_lines[-1:]}")
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise AssertionError("no MCU session: use Start MCU Session first")
+        return self._session
+
+    def _console_tail(self) -> str:
+        return " | ".join(self.session.console_lines[-8:])
+
+    @keyword
+    def console_should_show(self, regex: str, timeout: timedelta = timedelta(seconds=30)) -> str:
+        """Waits for a firmware console line matching ``regex`` (searched) and returns the line.
+
+        Lines shown earlier count too. Example: ``Console Should Show    ^STEP mqtt_connect ok``.
+        """
+        seconds = _seconds(timeout)
+        try:
+            return self._run(self.session.wait_console(regex, seconds), seconds)
+        except (TimeoutError, asyncio.TimeoutError, ConnectionError) as error:  # ConsoleClosed: it exited
+            raise AssertionError(f"no console line matching {regex!r} within {seconds:g} s "
+                                 f"({type(error).__name__}); last lines: {self._console_tail()}") from None
+
+    @keyword
+    def mcu_should_exit_with(self, code: int, timeout: timedelta = timedelta(seconds=60)) -> None:
+        """Waits for the firmware to exit (semihosting) and fails unless its exit code is ``code``."""
+        seconds = _seconds(timeout)
+        actual = self._run(self.session.wait_exit(seconds), seconds)
+        if actual is None:
+            raise AssertionError(f"the firmware still runs after {seconds:g} s; last lines: {self._console_tail()}")
+        if actual != code:
+            raise AssertionError(f"the firmware exited with {actual}, expected {code}; "
+                                 f"last lines: {self._console_tail()}")
+
     # ---- clean-up ---------------------------------------------------------
     @keyword
     def stop_all(self) -> None:
@@ -603,6 +665,8 @@ class IcaLibrary:
                 self._loop.run(getattr(target, method)(), LIFECYCLE_TIMEOUT)
             except BaseException as error:  # keep stopping the rest
                 errors.append(f"stopping the {what}: {type(error).__name__}: {error}")
+        if self._trace:
+            logger.info("trace:\n" + "\n".join(self._trace))
         loop, self._loop = self._loop, None
         try:
             loop.close()
