@@ -148,26 +148,26 @@ async def measure(quick: bool, build_dir: Path) -> list[Figure]:
     total = [b.spawn_to_boot + b.boot_to_connected for b in boots]
     line_length = round(median(lengths))
     return [
-        Figure(name="QEMU spawn -> +IMQTTSTATE:2 at the firmware, median",
+        Figure(name="QEMU spawn -> connected (+IMQTTSTATE:2 at the firmware)",
                value=median(total) * 1e3, unit="ms", reference=wire * 1e3, reference_what=wire_what,
                ratio_meaning="median / wire time; the spawn-to-BOOT part has no wire counterpart",
-               samples=runs, samples_what="fresh sessions (cloud, module, QEMU each)",
+               samples=runs, samples_what="fresh sessions (cloud, module, QEMU each); median",
                details={"spawn->BOOT median": median([b.spawn_to_boot for b in boots]) * 1e3,
                         "min": min(total) * 1e3, "max": max(total) * 1e3}),
-        Figure(name="BOOT line -> +IMQTTSTATE:2 at the firmware, median",
+        Figure(name="BOOT line -> connected",
                value=median([b.boot_to_connected for b in boots]) * 1e3, unit="ms",
                reference=wire * 1e3, reference_what=wire_what,
                ratio_meaning="median / wire time; above 1: the AT steps wait for more than the UART",
-               samples=runs, samples_what="fresh sessions (the same runs)",
+               samples=runs, samples_what="fresh sessions (the same runs); median",
                details={"min": min(b.boot_to_connected for b in boots) * 1e3,
                         "max": max(b.boot_to_connected for b in boots) * 1e3}),
-        Figure(name="firmware AT+IMQTTPUB line at the module -> paho subscriber, QoS 1, median",
+        Figure(name="firmware telemetry AT+IMQTTPUB at the module -> subscriber, QoS 1",
                value=median(latencies) * 1e3, unit="ms",
                reference=wire_seconds(line_length, BAUD) * 1e3,
                reference_what=f"{BAUD}-baud wire time of the {line_length}-byte command line",
                ratio_meaning="median / wire time; below 1: module + cloud add less than the UART costs",
                samples=len(latencies),
-               samples_what=f"telemetry messages (TELEMETRY_MS={TELEMETRY_MS}) of one session",
+               samples_what=f"telemetry messages (TELEMETRY_MS={TELEMETRY_MS}) of one session; median",
                details=latency_details(latencies)),
     ]
 

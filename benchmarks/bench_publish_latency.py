@@ -112,12 +112,12 @@ async def measure(quick: bool) -> list[Figure]:
                     lengths.append(length)
             wire = wire_seconds(round(median(lengths)), BAUD)
             figures.append(Figure(
-                name=f"QoS {qos}: TE write -> paho subscriber, median",
+                name=f"QoS {qos}: TE write -> subscriber",
                 value=median(latencies) * 1e3, unit="ms",
                 reference=wire * 1e3,
                 reference_what=f"{BAUD}-baud wire time of the {round(median(lengths))}-byte command line",
                 ratio_meaning="median / wire time; below 1: module + cloud add less than the UART costs",
-                samples=count, samples_what=f"publishes, one at a time, after {warmup} warm-up ones",
+                samples=count, samples_what=f"publishes, one at a time, after {warmup} warm-up ones; median",
                 details=latency_details(latencies)))
         return figures
     finally:
