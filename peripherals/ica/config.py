@@ -31,6 +31,7 @@ class ModuleConfig:
     echo: bool = True                    # ATE default (DECISIONS §3)
     urc_ok: bool = True                  # OK after receive URCs (DECISIONS §11)
     reboot_seconds: float = 0.2          # time the module reads nothing after AT+IREBOOT
+    data_timeout: float = 10.0           # silence that ends a binary data entry (DECISIONS §16)
     manufacturer: str = "ICA-SIM"
     model: str = "ICA-MODULE-SIM"
     revision: str = "ica-at-0.4-sim-1"

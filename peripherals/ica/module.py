@@ -46,12 +46,12 @@ class IcaModule:
         ctx = self.ctx = ModuleContext(self.config, self.nv, self.events)
         table = self.table = CommandTable()
         self.engine = AtEngine(table, echo=self.config.echo, urc_ok=self.config.urc_ok,
-                               observer=self._observe)
+                               data_timeout=self.config.data_timeout, observer=self._observe)
         ctx.engine = self.engine
         ctx.pump = self._pump
         self.basic = BasicCommands(ctx, table, self._reboot)
-        self.mqtt = MqttCommands(ctx, table, on_connected=self._mqtt_connected,
-                                 on_system_message=self._system_message)
+        self.mqtt = MqttCommands(ctx, table, system_topics=lambda creds: [self._upgrade_topic(creds)],
+                                 on_connected=self._mqtt_connected, on_system_message=self._system_message)
         self.coap = CoapCommands(ctx, table)
         self.coap.on_authenticated = self._coap_authenticated
         self.http = HttpCommands(ctx, table)
@@ -114,20 +114,12 @@ class IcaModule:
 
     # ---- wiring between families ------------------------------------------
     def _mqtt_connected(self) -> None:
-        creds = self.mqtt.credentials
-        if creds is None:
-            return
-        self.ctx.spawn(self._subscribe_upgrades(creds), "ota subscribe")
         if not self.ota.version_reported:
             self.ota.report_version()
 
-    def _upgrade_topic(self, creds: DeviceCredentials) -> str:
+    @staticmethod
+    def _upgrade_topic(creds: DeviceCredentials) -> str:
         return f"/ota/device/upgrade/{creds.product_key}/{creds.device_name}"
-
-    async def _subscribe_upgrades(self, creds: DeviceCredentials) -> None:
-        client = self.mqtt.client
-        if client is not None:
-            await client.subscribe(self._upgrade_topic(creds), 1, timeout=max(self.mqtt.timeout, 2.0))
 
     def _system_message(self, topic: str, payload: bytes) -> bool:
         creds = self.mqtt.credentials

@@ -38,9 +38,11 @@ def _check_topic(topic: str, *, filter_ok: bool) -> None:
 
 class MqttCommands:
     def __init__(self, ctx: ModuleContext, table: CommandTable,
+                 system_topics: Callable[[DeviceCredentials], list[str]] = lambda creds: [],
                  on_connected: Callable[[], None] = lambda: None,
                  on_system_message: Callable[[str, bytes], bool] = lambda t, p: False) -> None:
         self.ctx = ctx
+        self.system_topics = system_topics           # the module's own subscriptions (OTA)
         self.on_connected = on_connected
         self.on_system_message = on_system_message   # OTA topics: taken by the module itself
         self.para = ParaCommand(table, "+IMQTTPARA", [
@@ -146,12 +148,18 @@ class MqttCommands:
         return Reply()
 
     async def _connect(self, creds: DeviceCredentials) -> None:
+        client: MqttClient | None = None
         try:
             client = self._new_client(creds)
             code = await client.connect(timeout=max(self.timeout, 2.0))
             if code != 0:
                 raise ConnectionRefusedError(f"CONNACK {code}")
+            # connected means ready: the module's own subscriptions are in place first
+            for topic in self.system_topics(creds):
+                await client.subscribe(topic, 1, timeout=max(self.timeout, 2.0))
         except Exception as error:
+            if client is not None:
+                client.abort()
             self.connecting = False
             self.ctx.emit("net.mqtt", what="connect failed", reason=f"{type(error).__name__}: {error}")
             self.ctx.urc(f"+IMQTTSTATE:{DISCONNECTED}")
