@@ -292,7 +292,7 @@ class IcaLibrary:
             raise AssertionError(f"the module's MQTT state is {state}, not {CONNECTED} (connected)")
 
     # ---- AT commands ------------------------------------------------------
-    @keyword
+    @keyword("Send AT")
     def send_at(self, command: str, expected: str = "OK", timeout: timedelta = timedelta(seconds=10)
                 ) -> list[str]:
         """Sends an AT command line and returns its response lines (without the final result).
@@ -307,7 +307,7 @@ class IcaLibrary:
         """
         return self._command(command, expected, _seconds(timeout))
 
-    @keyword
+    @keyword("Send AT With Data")
     def send_at_with_data(self, command: str, data: bytes | str, plus_escape: bool = False,
                           hex: bool = False, expected: str = "OK",
                           timeout: timedelta = timedelta(seconds=10)) -> list[str]:
@@ -384,7 +384,7 @@ class IcaLibrary:
             raise AssertionError(f"{text!r} is in the module's output {_show(self._last_raw)}")
 
     # ---- URCs -------------------------------------------------------------
-    @keyword
+    @keyword("Wait For URC")
     def wait_for_urc(self, name: str, timeout: timedelta = timedelta(seconds=10),
                      contains: str | None = None) -> str:
         """Waits for an unsolicited result code named ``name`` and returns its line.
@@ -412,7 +412,7 @@ class IcaLibrary:
             raise AssertionError("no URC taken yet: use Wait For URC first")
         return self._last_urc
 
-    @keyword
+    @keyword("URC Field")
     def urc_field(self, index: int) -> str:
         """Returns field ``index`` (from 0) of the URC `Wait For URC` returned last (quotes removed)."""
         fields = self.last_urc.fields
@@ -420,12 +420,12 @@ class IcaLibrary:
             raise AssertionError(f"{self.last_urc.text!r} has no field {index}")
         return fields[index]
 
-    @keyword
+    @keyword("URC Payload")
     def urc_payload(self) -> str:
         """Returns the payload of the URC `Wait For URC` returned last, as text (latin-1)."""
         return self.last_urc.payload.decode("latin-1")
 
-    @keyword
+    @keyword("URC Payload Should Be")
     def urc_payload_should_be(self, expected: bytes | str, hex: bool = False) -> None:
         """Fails unless the payload of the URC `Wait For URC` returned last is ``expected``."""
         want = _as_bytes(expected, hex)
@@ -560,7 +560,7 @@ class IcaLibrary:
 
         self._run(announce(), seconds)
 
-    @keyword
+    @keyword("Block CRC Should Match")
     def block_crc_should_match(self) -> bytes:
         """Checks the ``+IOTABLOCK:<len>,<crc>`` block of the last response; returns its bytes.
 
@@ -577,7 +577,7 @@ class IcaLibrary:
             raise AssertionError(f"block CRC mismatch: header 0x{crc:04X}, bytes give 0x{actual:04X}")
         return block
 
-    @keyword
+    @keyword("MD5 Should Be")
     def md5_should_be(self, data: bytes, md5: str) -> None:
         """Fails unless the MD5 of ``data`` is ``md5`` (hex, any case)."""
         actual = hashlib.md5(data).hexdigest()
@@ -585,7 +585,7 @@ class IcaLibrary:
             raise AssertionError(f"MD5 of {len(data)} octets is {actual}, expected {md5.lower()}")
 
     # ---- firmware in an emulator -----------------------------------------
-    @keyword
+    @keyword("Start MCU Session")
     def start_mcu_session(self, firmware: str | None = None, corrupt_ota_blocks: str | list[int] = "",
                           emulator: str | None = None, baud: int | None = None, trace: bool = False,
                           boot_timeout: timedelta = timedelta(seconds=20)) -> None:
@@ -633,7 +633,7 @@ class IcaLibrary:
             raise AssertionError(f"no console line matching {regex!r} within {seconds:g} s "
                                  f"({type(error).__name__}); last lines: {self._console_tail()}") from None
 
-    @keyword
+    @keyword("MCU Should Exit With")
     def mcu_should_exit_with(self, code: int, timeout: timedelta = timedelta(seconds=60)) -> None:
         """Waits for the firmware to exit (semihosting) and fails unless its exit code is ``code``."""
         seconds = _seconds(timeout)
