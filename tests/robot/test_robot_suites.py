@@ -88,3 +88,26 @@ def test_libdoc_renders_every_keyword(tmp_path):
             "Start MCU Session", "Console Should Show", "MCU Should Exit With"} <= names
     assert "MD5 Should Be" in names and "URC Field" in names
     assert all(kw.doc for kw in doc.keywords), [kw.name for kw in doc.keywords if not kw.doc]
+
+
+def test_a_suite_without_teardown_leaves_nothing_to_the_next(tmp_path):
+    """The library's listener runs Stop All when a suite ends, teardown or not."""
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "a_forgets.robot").write_text(textwrap.dedent(f"""\
+        *** Settings ***
+        Library    {LIBRARY}
+
+        *** Test Cases ***
+        Leaves A Cloud And A Module Running
+            Start Cloud
+            Start Module
+            Send AT    AT
+        """))
+    (tmp_path / "suites" / "b_checks.robot").write_text(textwrap.dedent("""\
+        *** Test Cases ***
+        Nothing Of Suite A Is Left
+            ${threads}=    Evaluate    [t.name for t in threading.enumerate()]    modules=threading
+            Should Not Contain    ${threads}    IcaLibrary-loop
+        """))
+    run = run_robot(tmp_path / "out", str(tmp_path / "suites"))
+    assert run.returncode == 0, run.stdout
