@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:   # the scripts run as `python benchmarks/x.py`, also without `pip install -e .`
+    sys.path.insert(1, str(REPO))
 BITS_PER_BYTE = 10  # UART frame: start bit, 8 data bits, stop bit
 
 
@@ -107,13 +109,13 @@ class Report:
             out.append(f"skipped:   {self.skipped}")
         for fig in self.figures:
             out.append(f"[{fig.name}]")
-            out.append(f"  figure:    {_num(fig.value)} {fig.unit}")
-            out.append(f"  reference: {_num(fig.reference)} {fig.unit} ({fig.reference_what})")
+            out.append(f"  figure:    {fmt(fig.value)} {fig.unit}")
+            out.append(f"  reference: {fmt(fig.reference)} {fig.unit} ({fig.reference_what})")
             out.append(f"  ratio:     {fig.ratio:.3g} ({fig.ratio_meaning})")
             out.append(f"  samples:   {fig.samples} {fig.samples_what}")
             if fig.details:
                 out.append("  details:   " + ", ".join(
-                    f"{k} {_num(v)} {fig.unit}" if isinstance(v, float) else f"{k} {v}"
+                    f"{k} {fmt(v)} {fig.unit}" if isinstance(v, float) else f"{k} {v}"
                     for k, v in fig.details.items()))
         out += [f"note:      {note}" for note in self.notes]
         return out
@@ -127,7 +129,7 @@ class Report:
             json_path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def _num(value: float) -> str:
+def fmt(value: float) -> str:
     """Three significant digits (all of the integer part), no exponent for everyday magnitudes."""
     if value == 0 or 0.01 <= abs(value) < 1e7:
         digits = max(0, 2 - int(math.floor(math.log10(abs(value))))) if value else 0
