@@ -48,7 +48,8 @@ class EventLog:
         event = Event(kind, device, detail)
         self.events.append(event)
         if len(self.events) > self._limit:
-            del self.events[: len(self.events) - self._limit]
+            # drop the oldest tenth at once: trimming one at a time moves the list every event
+            del self.events[: len(self.events) - self._limit * 9 // 10]
         for listener in list(self.listeners):
             listener(event)
         for waiter in list(self._waiters):

@@ -97,6 +97,8 @@ class PahoClient:
     async def close(self) -> None:
         self.client.disconnect()
         await asyncio.to_thread(self.client.loop_stop)
+        # loop_stop leaves paho's wake-up socket pair open until garbage collection
+        self.client._reset_sockets(sockpair_only=True)
 
 
 async def service_client(cloud, client_id: str = "observer") -> PahoClient:

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 from typing import Callable, TextIO, Union
 
+import re
+
 from pysim.events import Event
+from pysim.te import Line, TeParser
 from pysim.uart import TA_TO_TE, TE_TO_TA, UartRecord
 
 CR, LF = 0x0D, 0x0A
+# a TE command that enters binary data entry of a known length
+DATA_ENTRY = re.compile(rb"^AT\+I(?:MQTTPUBIN|COAPSENDBIN|COAPSENDNBIN|HTTPSENDBIN)=.*,\s*(\d+)\s*$", re.I)
 CLOUD = "TA<->cloud"
 CONSOLE = "console"
 MODULE = "TA"
@@ -37,6 +42,18 @@ def format_line(t: float, label: str, text: str) -> str:
     return f"{t:8.3f} {label} {text}"
 
 
+class RawBlock(bytes):
+    """A binary payload cut out of the stream by its announced length."""
+
+
+def describe(data: bytes, preview: int = 16) -> str:
+    """A trace line's text: escaped bytes, or a binary payload as its length and first bytes."""
+    if isinstance(data, RawBlock):
+        more = " ..." if len(data) > preview else ""
+        return f"<{len(data)} bytes: {data[:preview].hex(' ')}{more}>"
+    return escape(data)
+
+
 class LineAssembler:
     """Cuts one direction's byte stream into lines (sans-I/O).
 
@@ -47,39 +64,69 @@ class LineAssembler:
     Each line comes with the time of its last byte.
     """
 
-    def __init__(self, max_len: int = 256) -> None:
+    def __init__(self, max_len: int = 256, on_line: Callable[[bytes], int | None] | None = None) -> None:
         self.max_len = max_len
+        self.on_line = on_line      # may answer a count of raw bytes that follow the line
         self._buf = bytearray()
         self._has_text = False
         self._held_cr = False
         self._t = 0.0
+        self._raw_due = 0
+        self._raw = bytearray()
+
+    def expect_raw(self, length: int) -> None:
+        """The next ``length`` bytes are a binary payload: one ``RawBlock``, not lines."""
+        self._raw_due = length
 
     def push(self, data: bytes, t: float) -> list[tuple[float, bytes]]:
-        lines = []
-        for byte in data:
-            if self._held_cr:
-                if byte == LF:
-                    self._buf.append(byte)
-                    lines.append(self._take(t))
-                    continue
-                lines.append(self._take(self._t))
-            self._buf.append(byte)
-            self._t = t
-            if byte in (CR, LF):
-                if self._has_text:
-                    if byte == LF:
-                        lines.append(self._take(t))
-                    else:
-                        self._held_cr = True
-            else:
-                self._has_text = True
-            if len(self._buf) >= self.max_len and not self._held_cr:
-                lines.append(self._take(t))
+        lines: list[tuple[float, bytes]] = []
+        i = 0
+        while i < len(data):
+            if self._raw_due:
+                take = min(self._raw_due, len(data) - i)
+                self._raw += data[i:i + take]
+                self._raw_due -= take
+                i += take
+                if not self._raw_due:
+                    lines.append((t, RawBlock(self._raw)))
+                    self._raw.clear()
+                continue
+            before = len(lines)
+            self._push_byte(data[i], t, lines)
+            i += 1
+            if self.on_line is not None:
+                for _, line in lines[before:]:
+                    self._raw_due = self.on_line(line) or self._raw_due
         return lines
+
+    def _push_byte(self, byte: int, t: float, lines: list[tuple[float, bytes]]) -> None:
+        if self._held_cr:
+            if byte == LF:
+                self._buf.append(byte)
+                lines.append(self._take(t))
+                return
+            lines.append(self._take(self._t))
+        self._buf.append(byte)
+        self._t = t
+        if byte in (CR, LF):
+            if self._has_text:
+                if byte == LF:
+                    lines.append(self._take(t))
+                else:
+                    self._held_cr = True
+        else:
+            self._has_text = True
+        if len(self._buf) >= self.max_len and not self._held_cr:
+            lines.append(self._take(t))
 
     def release_held(self) -> tuple[float, bytes] | None:
         """The line held back only for a possible LF after its CR, if any."""
-        return self._take(self._t) if self._held_cr else None
+        if not self._held_cr:
+            return None
+        line = self._take(self._t)
+        if self.on_line is not None:
+            self._raw_due = self.on_line(line[1]) or self._raw_due
+        return line
 
     def flush(self) -> tuple[float, bytes] | None:
         """Whatever is pending, as a (possibly unterminated) line."""
@@ -99,11 +146,32 @@ class TraceWriter:
     def __init__(self, sink: Sink, *, t0: float | None = None, max_line: int = 256) -> None:
         self._write: Callable[[str], object] = (lambda line: sink.write(line + "\n")) if hasattr(sink, "write") else sink  # type: ignore[union-attr, assignment]
         self.t0 = t0
-        self._lines = {d: LineAssembler(max_line) for d in (TE_TO_TA, TA_TO_TE)}
+        self._lines = {TE_TO_TA: LineAssembler(max_line, on_line=self._te_line),
+                       TA_TO_TE: LineAssembler(max_line, on_line=self._ta_line)}
+        self._module_binary_due: int | None = None   # announced by a header, after its OK
+        self._te_data_due: int | None = None          # a data entry of this length, after the OK
+
+    def _te_line(self, line: bytes) -> None:
+        match = DATA_ENTRY.match(line.strip())
+        self._te_data_due = int(match.group(1)) if match and int(match.group(1)) > 0 else None
+
+    def _ta_line(self, line: bytes) -> int | None:
+        text = line.strip()
+        if text == b"OK":
+            due, self._module_binary_due = self._module_binary_due, None
+            if self._te_data_due:
+                self._lines[TE_TO_TA].expect_raw(self._te_data_due)
+                self._te_data_due = None
+            return due
+        if text.startswith((b"ERROR", b"+CME ERROR")):
+            self._te_data_due = None
+        self._module_binary_due = TeParser.binary_length(Line(text.decode("latin-1")))
+        return None
 
     def uart(self, record: UartRecord) -> None:
+        self._release_held(record.direction)   # the other side's line is complete: it came first
         for t, line in self._lines[record.direction].push(record.data, record.t):
-            self._emit(t, record.direction, escape(line))
+            self._emit(t, record.direction, describe(line))
 
     def event(self, event: Event) -> None:
         """A cloud-side event (``TA<->cloud``) or a module remark (``TA``: a conformance
@@ -122,15 +190,18 @@ class TraceWriter:
         for direction, lines in self._lines.items():
             pending = lines.flush()
             if pending:
-                self._write_line(pending[0], direction, escape(pending[1]))
+                self._write_line(pending[0], direction, describe(pending[1]))
 
     def _emit(self, t: float, label: str, text: str) -> None:
-        # an "AT...\r" held for a possible LF is complete once anything else happens
-        held = [(line[0], direction, escape(line[1])) for direction, lines in self._lines.items()
+        self._release_held(label)
+        self._write_line(t, label, text)
+
+    def _release_held(self, label: str) -> None:
+        """An "AT...\\r" held for a possible LF is complete once anything else happens."""
+        held = [(line[0], direction, describe(line[1])) for direction, lines in self._lines.items()
                 if direction != label and (line := lines.release_held())]
         for line in sorted(held):
             self._write_line(*line)
-        self._write_line(t, label, text)
 
     def _write_line(self, t: float, label: str, text: str) -> None:
         if self.t0 is None:

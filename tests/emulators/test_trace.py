@@ -57,3 +57,37 @@ def test_trace_to_a_file_and_t0_from_the_first_line():
     trace.uart(UartRecord(5.0, TA_TO_TE, b"\r\nOK\r\n"))
     trace.uart(UartRecord(6.5, TA_TO_TE, b"\r\nERROR\r\n"))
     assert out.getvalue() == "   0.000 TA->TE \\r\\nOK\\r\\n\n   1.500 TA->TE \\r\\nERROR\\r\\n\n"
+
+
+def test_binary_payloads_show_as_one_block_both_ways():
+    from pysim.trace import TraceWriter
+    from pysim.uart import TA_TO_TE, TE_TO_TA, UartRecord
+
+    out: list[str] = []
+    trace = TraceWriter(out.append, t0=0.0)
+    block = bytes([0x0D, 0x0A, 0x41, 0x0D]) * 4
+    trace.uart(UartRecord(0.1, TE_TO_TA, b"AT+IOTABLOCK=0\r"))
+    trace.uart(UartRecord(0.2, TA_TO_TE, b"\r\n+IOTABLOCK:16,0x1234\r\n\r\nOK\r\n" + block + b"\r\nOK\r\n"))
+    trace.uart(UartRecord(0.3, TE_TO_TA, b'AT+IMQTTPUBIN="/t",1,3\r'))
+    trace.uart(UartRecord(0.4, TA_TO_TE, b"\r\nOK\r\n"))
+    trace.uart(UartRecord(0.5, TE_TO_TA, b"\r\n\x00AT\r"))     # data, not a command
+    trace.flush()
+    text = "\n".join(out)
+    assert "TA->TE <16 bytes: 0d 0a 41 0d 0d 0a 41 0d 0d 0a 41 0d 0d 0a 41 0d>" in text
+    assert "TE->TA <3 bytes: 0d 0a 00>" in text
+    assert "TE->TA AT\\r" in text
+    assert text.count("TA->TE \\r\\nOK\\r\\n") == 3
+
+
+def test_a_refused_data_entry_leaves_the_next_command_as_a_line():
+    from pysim.trace import TraceWriter
+    from pysim.uart import TA_TO_TE, TE_TO_TA, UartRecord
+
+    out: list[str] = []
+    trace = TraceWriter(out.append, t0=0.0)
+    trace.uart(UartRecord(0.1, TE_TO_TA, b'AT+IMQTTPUBIN="/t",1,3\r'))
+    trace.uart(UartRecord(0.2, TA_TO_TE, b"\r\n+CME ERROR:3\r\n"))
+    trace.uart(UartRecord(0.3, TE_TO_TA, b"AT\r"))
+    trace.uart(UartRecord(0.4, TA_TO_TE, b"\r\nOK\r\n"))
+    trace.flush()
+    assert any(line.endswith("TE->TA AT\\r") for line in out)
