@@ -236,3 +236,15 @@ async def test_abort_sends_nothing_and_reports_nothing(scripted_peer):
     assert await scripted_peer.read_packet(reader) == b""  # EOF, no DISCONNECT
     assert recorder.losses == [] and not client.connected
     assert only_test_task_left()
+
+
+async def test_cancelled_connect_closes_the_socket(scripted_peer):
+    client = Recorder().client(scripted_peer.port)
+    connecting = asyncio.create_task(client.connect(timeout=WAIT))
+    reader, _ = await scripted_peer.accept()
+    await scripted_peer.read_packet(reader)  # CONNECT, never answered
+    connecting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await connecting
+    assert await scripted_peer.read_packet(reader) == b""
+    assert only_test_task_left()

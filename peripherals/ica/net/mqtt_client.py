@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl as ssl_module
 from typing import Callable
 
 from .mqtt_codec import (ConnectRefused, Connected, Event, MessageReceived, MqttClientProtocol,
@@ -88,8 +89,10 @@ class MqttClient:
                  ping_timeout: float | None = None,
                  on_message: Callable[[MessageReceived], None] | None = None,
                  on_ping_response: Callable[[], None] | None = None,
-                 on_connection_lost: Callable[[str], None] | None = None) -> None:
+                 on_connection_lost: Callable[[str], None] | None = None,
+                 ssl: ssl_module.SSLContext | None = None) -> None:
         self.host, self.port = host, port
+        self.ssl = ssl   # TLS when set (the server's name is checked against ``host``)
         self.client_id, self.username, self.password = client_id, username, password
         self.clean_session, self.keepalive = clean_session, keepalive
         self.ping_timeout = keepalive / 2 if ping_timeout is None else ping_timeout
@@ -137,7 +140,7 @@ class MqttClient:
                             clean_session=self.clean_session, keepalive=self.keepalive)
         try:
             transport, _ = await asyncio.wait_for(
-                loop.create_connection(lambda: _Adapter(self), self.host, self.port), timeout)
+                loop.create_connection(lambda: _Adapter(self), self.host, self.port, ssl=self.ssl), timeout)
         except asyncio.TimeoutError:
             self._finished = True
             raise ConnectError(f"TCP connect to {where} timed out after {timeout:g} s") from None
