@@ -23,7 +23,9 @@ class Faults:
 
 @dataclass
 class ModuleConfig:
-    mqtt_url: str | None = None          # mqtt://host:port (or mqtts://)
+    mqtt_url: str | None = None          # mqtt://host:port
+    mqtts_url: str | None = None         # mqtts://host:port: MQTT over TLS, for AT+IMQTTMODE=1
+    ca_file: Path | None = None          # the CA that signs the mqtts server (None: the system's)
     coap_url: str | None = None          # coap://host:port
     http_url: str | None = None          # http://host:port
     nv_path: Path | None = None          # non-volatile store; None = in memory only
@@ -39,7 +41,8 @@ class ModuleConfig:
     faults: Faults = field(default_factory=Faults)
 
     def endpoint(self, scheme: str) -> tuple[str, int] | None:
-        url = {"mqtt": self.mqtt_url, "coap": self.coap_url, "http": self.http_url}[scheme]
+        url = {"mqtt": self.mqtt_url, "mqtts": self.mqtts_url, "coap": self.coap_url,
+               "http": self.http_url}[scheme]
         if not url:
             return None
         parts = urlsplit(url)
@@ -49,8 +52,14 @@ class ModuleConfig:
     def use_cloud(self, addresses: dict[str, str]) -> None:
         """Point at the services named in a cloud's address map."""
         self.mqtt_url = addresses.get("mqtt", self.mqtt_url)
+        self.mqtts_url = addresses.get("mqtts", self.mqtts_url)
         self.coap_url = addresses.get("coap", self.coap_url)
         self.http_url = addresses.get("http", self.http_url)
+        if addresses.get("ca"):
+            self.ca_file = Path(addresses["ca"])
+
+
+SERVICES = ("mqtt", "mqtts", "coap", "http", "ca")
 
 
 def parse_cloud_spec(spec: str) -> dict[str, str]:
@@ -58,13 +67,13 @@ def parse_cloud_spec(spec: str) -> dict[str, str]:
     spec = spec.strip()
     if spec.startswith("{"):
         data = json.loads(spec)
-        return {k: v for k, v in data.items() if k in ("mqtt", "coap", "http")}
+        return {k: v for k, v in data.items() if k in SERVICES}
     out: dict[str, str] = {}
     for url in filter(None, (u.strip() for u in spec.split(","))):
         scheme = urlsplit(url).scheme
-        key = {"mqtt": "mqtt", "mqtts": "mqtt", "tcp": "mqtt", "coap": "coap", "http": "http",
+        key = {"mqtt": "mqtt", "mqtts": "mqtts", "tcp": "mqtt", "coap": "coap", "http": "http",
                "https": "http"}.get(scheme)
         if key is None:
-            raise ValueError(f"unknown service in {url!r}: use mqtt://, coap:// or http://")
+            raise ValueError(f"unknown service in {url!r}: use mqtt://, mqtts://, coap:// or http://")
         out[key] = url
     return out

@@ -12,6 +12,7 @@ from .http_server import HttpServer
 from .mqtt_broker import MqttBroker
 from .ota import OtaService
 from .registry import DeviceRegistry
+from .tls import TlsFiles, TlsUnavailable, local_authority
 
 
 class Cloud:
@@ -23,9 +24,12 @@ class Cloud:
 
     def __init__(self, host: str = "127.0.0.1", mqtt_port: int = 0, coap_port: int = 0,
                  http_port: int = 0, http_token_ttl: float = 172800,
-                 service_password: str | None = None, events: EventLog | None = None) -> None:
+                 service_password: str | None = None, events: EventLog | None = None,
+                 tls: bool = True, mqtts_port: int = 0) -> None:
         self.host = host
-        self._ports = {"mqtt": mqtt_port, "coap": coap_port, "http": http_port}
+        self._ports = {"mqtt": mqtt_port, "coap": coap_port, "http": http_port, "mqtts": mqtts_port}
+        self._want_tls = tls
+        self.tls: TlsFiles | None = None     # the CA a client must trust for mqtts, once started
         self.events = events if events is not None else EventLog()
         self.registry = DeviceRegistry()
         self.service_password = service_password or secrets.token_urlsafe(16)
@@ -43,7 +47,12 @@ class Cloud:
             return
         self._running = True
         try:
-            await self.mqtt.start(self.host, self._ports["mqtt"])
+            if self._want_tls:
+                try:
+                    self.tls = local_authority()
+                except (TlsUnavailable, OSError) as error:
+                    self.events.emit("cloud.tls_unavailable", None, reason=str(error))
+            await self.mqtt.start(self.host, self._ports["mqtt"], self.tls, self._ports["mqtts"])
             await self.coap.start(self.host, self._ports["coap"])
             await self.http.start(self.host, self._ports["http"])
         except BaseException:
@@ -63,8 +72,12 @@ class Cloud:
 
     @property
     def addresses(self) -> dict[str, str]:
-        """``{"mqtt": "mqtt://H:P", "coap": "coap://H:P", "http": "http://H:P"}``."""
-        return {"mqtt": self.mqtt.url, "coap": self.coap.url, "http": self.http.url}
+        """``{"mqtt": "mqtt://H:P", "coap": "coap://H:P", "http": "http://H:P"}``, and with TLS
+        ``"mqtts": "mqtts://H:P"`` and ``"ca": <the CA file to trust>``."""
+        addresses = {"mqtt": self.mqtt.url, "coap": self.coap.url, "http": self.http.url}
+        if self.tls is not None and self.mqtt.tls_url:
+            addresses.update(mqtts=self.mqtt.tls_url, ca=str(self.tls.ca_file))
+        return addresses
 
     async def publish(self, topic: str, payload: bytes, qos: int | None = None) -> None:
         """Publish from the cloud itself to the broker's subscribers (any topic)."""

@@ -35,8 +35,9 @@ from amqtt.session import Session
 from pysim.devauth import DeviceCredentials, parse_mqtt_client_identifier, parse_mqtt_username
 from pysim.events import EventLog
 
-from .ports import bind_with_retry
+from .ports import bind_with_retry, free_port
 from .registry import DeviceRegistry
+from .tls import TlsFiles
 
 SERVICE_USER = "service"
 
@@ -97,22 +98,32 @@ class MqttBroker:
         self.on_message = on_message
         self.host: str | None = None
         self.port: int | None = None
+        self.tls_port: int | None = None
         self._broker: Broker | None = None
         self._connections: dict[asyncio.Task, asyncio.StreamWriter] = {}
 
     # -- life
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+    async def start(self, host: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None,
+                    tls_port: int = 0) -> int:
+        """Serve MQTT on ``port`` and, with ``tls``, MQTT over TLS on ``tls_port``."""
         install_mqtt31_shim()
         self.host = host
         self._broker, self.port = await bind_with_retry(
-            lambda p: self._start_broker(host, p), host, port, retry_on=(BrokerError, OSError))
+            lambda p: self._start_broker(host, p, tls, tls_port), host, port, retry_on=(BrokerError, OSError))
         return self.port
 
-    async def _start_broker(self, host: str, port: int) -> Broker:
-        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    async def _start_broker(self, host: str, port: int, tls: TlsFiles | None, tls_port: int) -> Broker:
+        def bind(p: int) -> str:
+            return f"[{host}]:{p}" if ":" in host else f"{host}:{p}"
+
+        listeners: dict = {"default": {"type": "tcp", "bind": bind(port)}}
+        if tls is not None:
+            self.tls_port = tls_port or free_port(host)
+            listeners["tls"] = {"type": "tcp", "bind": bind(self.tls_port), "ssl": True,
+                                "certfile": str(tls.cert_file), "keyfile": str(tls.key_file)}
         plugin_config = {"broker": self}
         broker = Broker({
-            "listeners": {"default": {"type": "tcp", "bind": bind}},
+            "listeners": listeners,
             "plugins": {
                 f"{__name__}.CloudAuthPlugin": plugin_config,
                 f"{__name__}.CloudTopicPlugin": plugin_config,
@@ -147,6 +158,10 @@ class MqttBroker:
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def tls_url(self) -> str | None:
+        return f"mqtts://{self.host}:{self.tls_port}" if self.tls_port else None
 
     # -- identities
     def identify(self, username: str | None, password: str | None, client_identifier: str | None

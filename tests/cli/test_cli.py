@@ -61,7 +61,7 @@ async def at_over_tcp(address: str) -> tuple[AtClient, asyncio.StreamWriter, asy
 
 async def test_module_over_tcp_with_in_process_cloud(spawn):
     run = await spawn("module", "--listen", "tcp:127.0.0.1:0", "--device", "a1cli:dev:sec")
-    assert set(run.first) == {"listen", "mqtt", "coap", "http"}
+    assert set(run.first) == {"listen", "mqtt", "mqtts", "ca", "coap", "http"}
     assert run.first["listen"].startswith("tcp:127.0.0.1:")
     client, writer, pump = await at_over_tcp(run.first["listen"])
     assert (await client.command("AT")).ok
@@ -110,9 +110,9 @@ async def test_module_on_a_pty(spawn):
 
 async def test_module_against_a_separate_cloud_process(spawn):
     cloud = await spawn("cloud", "--device", "a1ext:dev:sec")
-    assert set(cloud.first) == {"mqtt", "coap", "http"}
+    assert set(cloud.first) == {"mqtt", "mqtts", "ca", "coap", "http"}
     run = await spawn("module", "--listen", "tcp:127.0.0.1:0", "--cloud", json.dumps(cloud.first))
-    assert {k: run.first[k] for k in ("mqtt", "coap", "http")} == cloud.first
+    assert {k: run.first[k] for k in cloud.first} == cloud.first
     client, writer, pump = await at_over_tcp(run.first["listen"])
     await client.expect_ok('AT+IHTTPAUTH="a1ext","dev","sec"')
     assert (await client.wait_urc("+IHTTPAUTH")).text == "+IHTTPAUTH:OK"

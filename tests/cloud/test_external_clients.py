@@ -113,7 +113,7 @@ async def test_standalone_cloud_process():
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
     try:
         addresses = json.loads(await asyncio.wait_for(proc.stdout.readline(), TIMEOUT))
-        assert sorted(addresses) == ["coap", "http", "mqtt"]
+        assert sorted(addresses) == ["ca", "coap", "http", "mqtt", "mqtts"]
         assert addresses["mqtt"].startswith("mqtt://127.0.0.1:")
         host, port = host_port(addresses["mqtt"])
         reader, writer = await asyncio.open_connection(host, port)  # the broker is there

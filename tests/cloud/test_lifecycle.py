@@ -17,14 +17,16 @@ async def test_addresses_stop_closes_every_socket_and_task():
     async with cloud:
         await cloud.start()  # a second start is a no-op
         addresses = cloud.addresses
-        assert set(addresses) == {"mqtt", "coap", "http"}
+        assert set(addresses) == {"mqtt", "mqtts", "ca", "coap", "http"}
         assert addresses["mqtt"].startswith("mqtt://127.0.0.1:")
+        assert addresses["mqtts"].startswith("mqtts://127.0.0.1:")
         assert addresses["coap"].startswith("coap://127.0.0.1:")
         assert addresses["http"].startswith("http://127.0.0.1:")
-        assert len({host_port(url)[1] for url in addresses.values()}) == 3
+        services = {k: v for k, v in addresses.items() if k != "ca"}
+        assert len({host_port(url)[1] for url in services.values()}) == 4
     await cloud.stop()  # idempotent
 
-    for scheme in ("mqtt", "http"):
+    for scheme in ("mqtt", "mqtts", "http"):
         with pytest.raises(ConnectionRefusedError):
             await asyncio.open_connection(*host_port(addresses[scheme]))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:

@@ -162,3 +162,26 @@ async def test_unsubscribe(at, device, observer):
     await at.expect_ok(f'AT+IMQTTSUB="{topic}/2",1')     # a round trip after the publish
     await at.wait_urc("+IMQTTSUB")
     assert not [u for u in at.urcs if u.name == "+IMQTTRCVPUB"]
+
+
+async def test_mode_1_connects_over_tls_to_the_clouds_mqtts_listener(at, device, cloud, observer):
+    assert cloud.addresses["mqtts"].startswith("mqtts://")
+    topic = f"/{device.product_key}/{device.device_name}/user/tls"
+    await observer.subscribe(topic, 1)
+    await at.expect_ok("AT+IMQTTMODE=1")           # before authentication (spec §5.2)
+    await mqtt_online(at, device)
+    event = await cloud.events.wait_for(lambda e: e.kind == "mqtt.connect" and e.device == device.key)
+    assert "securemode=2" in event.detail["client_id"]          # the TLS scheme (DECISIONS §18)
+    await at.expect_ok(f'AT+IMQTTPUB="{topic}",1,"over tls"')
+    assert (await at.wait_urc("+IMQTTPUB")).fields[1] == "0"
+    assert (await observer.next_message()).payload == b"over tls"
+
+
+async def test_mode_1_without_a_trusted_ca_fails_auth(module_factory, device, cloud):
+    m = await module_factory()
+    m.module.config.ca_file = None      # trust only the system's CAs: the cloud's own CA is unknown
+    await m.at.expect_ok("AT+IMQTTMODE=1")
+    await m.at.expect_ok(f'AT+IMQTTAUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
+    assert (await m.at.wait_urc("+IMQTTAUTH")).text == "+IMQTTAUTH:FAIL"
+    event = await m.module.events.wait_for(lambda e: e.kind == "net.auth")
+    assert "CERTIFICATE_VERIFY_FAILED" in event.detail["reason"]

@@ -4,6 +4,7 @@ RCVPUB, RCVPUBIN, STATE, DISCONN, DBGPARA, PINGRSP."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Callable
 
 from pysim.devauth import DeviceCredentials, mqtt_connect_fields
@@ -103,12 +104,19 @@ class MqttCommands:
         return self.client
 
     def _endpoint(self) -> tuple[str, int]:
-        endpoint = self.ctx.config.endpoint("mqtt")
+        """Mode 0: the plain MQTT server; mode 1: the MQTT-over-TLS one (AT+IMQTTMODE)."""
+        scheme = "mqtts" if self.mode == 1 else "mqtt"
+        endpoint = self.ctx.config.endpoint(scheme)
         if endpoint is None:
-            raise ConnectionError("no MQTT server configured")
-        if self.mode == 1 and not (self.ctx.config.mqtt_url or "").startswith("mqtts:"):
-            raise ConnectionError("MQTT mode 1 (TLS) needs an mqtts:// server; the configured one is plain TCP")
+            raise ConnectionError(f"no {scheme}:// server configured"
+                                  + (" (AT+IMQTTMODE=1 needs one)" if self.mode == 1 else ""))
         return endpoint
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if self.mode != 1:
+            return None
+        ca = self.ctx.config.ca_file
+        return ssl.create_default_context(cafile=str(ca) if ca else None)
 
     def _new_client(self, creds: DeviceCredentials, *, for_auth: bool = False) -> MqttClient:
         host, port = self._endpoint()
@@ -116,7 +124,7 @@ class MqttCommands:
         return MqttClient(
             host, port, version=self.para["VERSION"], client_id=client_identifier,
             username=username, password=password,
-            clean_session=bool(self.para["CLEAN"]) or for_auth,
+            clean_session=bool(self.para["CLEAN"]) or for_auth, ssl=self._tls_context(),
             keepalive=int(self.para["KEEPALIVE"]),
             on_message=None if for_auth else self._on_message,
             on_ping_response=None if for_auth else self._on_ping_response,
