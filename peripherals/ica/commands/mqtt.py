@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Callable
+from typing import Any, Awaitable, Callable
 
 from pysim.devauth import DeviceCredentials, mqtt_connect_fields
 
@@ -250,14 +250,19 @@ class MqttCommands:
 
     async def _publish(self, name: str, client: MqttClient, packet_id: int, topic: str,
                        payload: bytes, qos: int) -> None:
+        await self._report(name, packet_id, "publish", client.publish(topic, payload, qos, timeout=self.timeout))
+
+    async def _report(self, name: str, packet_id: int, what: str, operation: Awaitable[Any], *,
+                      status_of: Callable[[Any], int] = lambda _result: STATUS_OK,
+                      on_timeout: int = STATUS_TIMEOUT, on_error: int = STATUS_ERROR) -> None:
+        """Run a network operation and send its result URC ``<name>:<packet_id>,<status>``."""
         try:
-            await client.publish(topic, payload, qos, timeout=self.timeout)
-            status = STATUS_OK
+            status = status_of(await operation)
         except asyncio.TimeoutError:
-            status = STATUS_TIMEOUT
+            status = on_timeout
         except Exception as error:
-            self.ctx.emit("net.mqtt", what="publish failed", reason=f"{type(error).__name__}: {error}")
-            status = STATUS_ERROR
+            self.ctx.emit("net.mqtt", what=f"{what} failed", reason=f"{type(error).__name__}: {error}")
+            status = on_error
         self.ctx.urc(f"{name}:{packet_id},{status}")
 
     # ---- SUB, UNSUB -------------------------------------------------------
@@ -273,13 +278,10 @@ class MqttCommands:
         return Reply([f"+IMQTTSUB:{packet_id}"])
 
     async def _subscribe(self, client: MqttClient, packet_id: int, topic: str, qos: int) -> None:
-        try:
-            granted = await client.subscribe(topic, qos, timeout=self.timeout)
-            status = granted if granted in (0, 1, 2) else SUB_FAILURE
-        except Exception as error:   # a timeout is a failure too (errata #65)
-            self.ctx.emit("net.mqtt", what="subscribe failed", reason=f"{type(error).__name__}: {error}")
-            status = SUB_FAILURE
-        self.ctx.urc(f"+IMQTTSUB:{packet_id},{status}")
+        # the SUBACK code is the status; a timeout is a failure too (errata #65)
+        await self._report("+IMQTTSUB", packet_id, "subscribe", client.subscribe(topic, qos, timeout=self.timeout),
+                           status_of=lambda granted: granted if granted in (0, 1, 2) else SUB_FAILURE,
+                           on_timeout=SUB_FAILURE, on_error=SUB_FAILURE)
 
     def unsubscribe(self, cmd: Command) -> Reply:
         expect_count(cmd.args, 1)
@@ -292,14 +294,7 @@ class MqttCommands:
         return Reply([f"+IMQTTUNSUB:{packet_id}"])
 
     async def _unsubscribe(self, client: MqttClient, packet_id: int, topic: str) -> None:
-        try:
-            await client.unsubscribe(topic, timeout=self.timeout)
-            status = STATUS_OK
-        except asyncio.TimeoutError:
-            status = STATUS_TIMEOUT
-        except Exception:
-            status = STATUS_ERROR
-        self.ctx.urc(f"+IMQTTUNSUB:{packet_id},{status}")
+        await self._report("+IMQTTUNSUB", packet_id, "unsubscribe", client.unsubscribe(topic, timeout=self.timeout))
 
     # ---- received ---------------------------------------------------------
     def _on_message(self, message: MessageReceived) -> None:
