@@ -167,3 +167,15 @@ def test_reboot_reads_nothing_and_drops_urcs():
     engine.end_reboot()
     assert engine.echo is False  # power-on default given at construction
     assert run(engine, b"AT\r") == b"\r\nOK\r\n"
+
+
+def test_a_handler_bug_still_ends_with_a_final_result():
+    table = CommandTable()
+    seen = []
+    table.command("+BOOM", execute=lambda c: 1 / 0,
+                  set=lambda c: Reply(final=None, data_entry=DataEntry(1, lambda data: 1 / 0)))
+    table.command("", execute=lambda c: Reply())
+    engine = AtEngine(table, echo=False, observer=lambda kind, **d: seen.append(kind))
+    assert run(engine, b"AT+BOOM\rAT\r") == b"\r\n+CME ERROR:100\r\n\r\nOK\r\n"
+    assert run(engine, b"AT+BOOM=1\rxAT\r") == b"\r\nOK\r\n\r\n+CME ERROR:100\r\n\r\nOK\r\n"
+    assert seen.count("error") == 2

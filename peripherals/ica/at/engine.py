@@ -320,7 +320,13 @@ class AtEngine:
         if handler is None:
             raise CmeError(Cme.OPERATION_NOT_SUPPORTED,
                            f"AT{command.name} has no {command.form.name.lower()} form")
-        result = handler(command)
+        try:
+            result = handler(command)
+        except CmeError:
+            raise
+        except Exception as error:   # a bug in a handler still gets a final result code
+            self.observer("error", line=command.text, error=f"{type(error).__name__}: {error}")
+            raise CmeError(Cme.UNKNOWN, f"internal error: {type(error).__name__}: {error}") from error
         return Reply() if result is None else result
 
     def _parse_line(self, body: str) -> Iterable[Command]:
@@ -427,6 +433,10 @@ class AtEngine:
             reply = entry.complete(payload)
         except CmeError as error:
             self._finish(self._last_line + " <data>", error)
+            return
+        except Exception as error:
+            self.observer("error", line=self._last_line, error=f"{type(error).__name__}: {error}")
+            self._finish(self._last_line + " <data>", CmeError(Cme.UNKNOWN, f"internal error: {error}"))
             return
         self._emit_lines(reply.lines)
         self._finish(self._last_line + " <data>", reply.final, reply.payload, reply.after)
