@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-urc-ok", action="store_true", help="no OK after receive URCs (DECISIONS §11)")
     p.add_argument("--corrupt-ota-block", type=int, action="append", default=[], metavar="N",
                    help="fault: corrupt OTA block N on the UART the first time it is sent")
+    p.add_argument("--corrupt-ota-image", action="store_true",
+                   help="fault: corrupt downloaded images so the TE's MD5 check fails")
 
     p = sub.add_parser("run", help="the demo: cloud + module + firmware in an emulator, headless")
     p.add_argument("--firmware", type=Path, default=None, help="ELF to run (default: the demo, built if missing)")
@@ -89,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ota-size", type=int, default=64 * 1024, help="bytes of the OTA image the demo announces")
     p.add_argument("--corrupt-ota-block", type=int, action="append", default=None, metavar="N",
                    help="fault: corrupt OTA block N once (default for the demo: block 1)")
+    p.add_argument("--corrupt-ota-image", action="store_true",
+                   help="fault: corrupt the image so the firmware's MD5 check fails")
     p.add_argument("--no-faults", action="store_true", help="inject no fault")
     p.add_argument("--quiet", action="store_true", help="no live trace, only the summary")
     p.add_argument("--trace-file", type=Path, default=None, help="also write the trace to this file")
@@ -144,7 +148,8 @@ async def cmd_module(args: argparse.Namespace, stop: asyncio.Event) -> int:
         await cloud.start()
         addresses = cloud.addresses
     config = ModuleConfig(nv_path=args.nv, echo=not args.no_echo, urc_ok=not args.no_urc_ok,
-                          faults=Faults(corrupt_ota_blocks=set(args.corrupt_ota_block)))
+                          faults=Faults(corrupt_ota_blocks=set(args.corrupt_ota_block),
+                                        corrupt_ota_image=args.corrupt_ota_image))
     config.use_cloud(addresses)
     module = IcaModule(config, events=cloud.events if cloud else None)
     await module.start()
@@ -202,7 +207,9 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
 
     session = Session(SessionOptions(firmware=args.firmware, board=args.board,
                                      emulator=None if args.emulator == "auto" else args.emulator,
-                                     baud=args.baud, faults=Faults(corrupt_ota_blocks=blocks), trace=sink))
+                                     baud=args.baud, trace=sink,
+                                     faults=Faults(corrupt_ota_blocks=blocks,
+                                                   corrupt_ota_image=args.corrupt_ota_image and not args.no_faults)))
     try:
         await session.start()
         if scenario == "demo":

@@ -15,10 +15,13 @@ class Faults:
     ``corrupt_ota_blocks``: indexes (0-based) of OTA blocks whose bytes are
     corrupted on the UART the first time they are sent; the CRC in the header
     stays that of the true block, so the TE sees a mismatch and re-reads with
-    ``AT+IOTABLOCK=1``.
+    ``AT+IOTABLOCK=1``. ``corrupt_ota_image``: the TE's whole-image MD5 check fails.
     """
 
     corrupt_ota_blocks: set[int] = field(default_factory=set)
+    # flip one byte of a downloaded image after the module's own check, as a bad flash
+    # write would: every block's CRC matches what is sent, but the image MD5 does not
+    corrupt_ota_image: bool = False
 
 
 @dataclass

@@ -116,3 +116,12 @@ async def test_stop_ends_every_process(session_for):
     with pytest.raises(ProcessLookupError):
         import os
         os.kill(pid, 0)
+
+
+async def test_firmware_detects_an_image_whose_md5_does_not_match(session_for):
+    session = await session_for(faults=Faults(corrupt_ota_image=True))
+    verdict = await DemoScenario(session, timeout=60).run()
+    assert verdict.exit_code == 8, verdict.summary()          # the demo's OTA failure code
+    assert verdict.steps["ota"].startswith("FAIL")
+    assert "-3" in verdict.facts["ota progress reported"]      # AT+IOTAPGS=-3: verification failed
+    assert verdict.facts["version reported"] == "1.0.0"        # still the old firmware

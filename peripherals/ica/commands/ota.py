@@ -139,6 +139,10 @@ class OtaCommands:
             self.ctx.emit("net.ota", what="image rejected", reason=f"size {len(image)} md5 "
                           f"{hashlib.md5(image).hexdigest()} != announced {size} {md5}")
             return
+        if self.ctx.config.faults.corrupt_ota_image and image:
+            middle = len(image) // 2
+            image = image[:middle] + bytes([image[middle] ^ 0x01]) + image[middle + 1:]
+            self.ctx.emit("fault", what="ota image corrupted after the module's check", offset=middle)
         self.announced = (version, size, md5)
         self.upgrade = Upgrade(to_at(version), image, md5)
         self._corrupted = set()
