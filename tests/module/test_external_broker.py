@@ -30,17 +30,16 @@ def free_port() -> int:
 async def mosquitto(tmp_path):
     port = free_port()
     conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "log_dest stderr\nlog_type information\n")
     proc = await asyncio.create_subprocess_exec(MOSQUITTO, "-c", str(conf), stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.STDOUT)
     try:
-        for _ in range(100):   # ready when it accepts a connection
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
+        log = b""
+        while b"running" not in log:       # "mosquitto version 2.x running": the listener is open
+            line = await asyncio.wait_for(proc.stdout.readline(), 10)
+            assert line, f"mosquitto ended: {log.decode(errors='replace')}"
+            log += line
         yield f"mqtt://127.0.0.1:{port}"
     finally:
         proc.terminate()
