@@ -15,8 +15,9 @@ pytestmark = pytest.mark.qemu
 REPO = Path(__file__).resolve().parents[2]
 
 HARNESS = textwrap.dedent("""
-    import asyncio, sys
+    import asyncio, faulthandler, signal, sys
     from pysim.emulators import QemuEmulator
+    faulthandler.register(signal.SIGUSR1, all_threads=True)   # the test asks for stacks if we hang
 
     async def main(firmware, mode):
         emu = QemuEmulator()
@@ -54,7 +55,7 @@ async def wait_process_end(pidfd: int, timeout: float) -> None:
 async def test_qemu_does_not_outlive_the_harness(uart_echo_elf, mode):
     harness = await asyncio.create_subprocess_exec(
         sys.executable, "-c", HARNESS, str(uart_echo_elf), mode, cwd=REPO,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         pid = int(await asyncio.wait_for(harness.stdout.readline(), 30))
@@ -64,7 +65,14 @@ async def test_qemu_does_not_outlive_the_harness(uart_echo_elf, mode):
                 harness.send_signal(signal.SIGINT)
             else:
                 harness.stdin.write(b"go\n")
-            assert await asyncio.wait_for(harness.wait(), 30) == 0
+            try:
+                code = await asyncio.wait_for(harness.wait(), 30)
+            except asyncio.TimeoutError:
+                harness.send_signal(signal.SIGUSR1)
+                stacks = await asyncio.wait_for(harness.stderr.read(20000), 5)
+                raise AssertionError(f"harness still running 30 s after {mode}; its threads:\n"
+                                     + stacks.decode(errors="replace")) from None
+            assert code == 0, (await harness.stderr.read()).decode(errors="replace")
             await wait_process_end(pidfd, 10)
         finally:
             os.close(pidfd)

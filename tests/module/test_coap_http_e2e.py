@@ -18,16 +18,19 @@ async def observer(cloud):
     await client.close()
 
 
-async def coap_online(at, device):
+async def authenticated(at, family: str, device) -> None:
+    """``AT+I<family>AUTH`` with the device's credentials, waiting for ``:OK``."""
     await at.expect_ok("ATE0")
-    await at.expect_ok(f'AT+ICOAPAUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
-    assert (await at.wait_urc("+ICOAPAUTH")).text == "+ICOAPAUTH:OK"
+    await at.expect_ok(f'AT+I{family}AUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
+    assert (await at.wait_urc(f"+I{family}AUTH")).text == f"+I{family}AUTH:OK"
+
+
+async def coap_online(at, device):
+    await authenticated(at, "COAP", device)
 
 
 async def http_online(at, device):
-    await at.expect_ok("ATE0")
-    await at.expect_ok(f'AT+IHTTPAUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
-    assert (await at.wait_urc("+IHTTPAUTH")).text == "+IHTTPAUTH:OK"
+    await authenticated(at, "HTTP", device)
 
 
 async def test_coap_confirmable_request_lands_and_answers(at, device, observer):
