@@ -64,6 +64,11 @@ class IcaModule:
 
     def _observe(self, kind: str, **detail) -> None:
         self.events.emit(f"at.{kind}", None, module=self.config.name, **detail)
+        if kind == "command":
+            self.ctx.log(5, f"{detail['line']} -> {detail['final']}")
+        elif kind in ("warning", "error"):
+            self.ctx.log(2 if kind == "warning" else 1, f"{detail.get('line', '')}: "
+                         f"{detail.get('message') or detail.get('error')}")
 
     # ---- byte stream ------------------------------------------------------
     async def start(self) -> None:

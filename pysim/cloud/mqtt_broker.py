@@ -241,6 +241,12 @@ class CloudAuthPlugin(_CloudPlugin, BaseAuthPlugin):
         return True
 
     async def on_broker_client_connected(self, *, client_id: str, client_session: Session) -> None:
+        if client_session.parent == 1:
+            # amqtt 0.12 reuses a cached session for a CONNECT with clean session 0
+            # (parent = 1 marks exactly that path) but keeps the cached session's
+            # clean_session flag: after one clean connection under this client id, the
+            # persistent session would queue nothing while offline (MQTT 3.1.1 §3.1.2.4).
+            client_session.clean_session = False
         identity = self.broker.session_identity(client_session)
         self.broker.events.emit("mqtt.connect", identity.device if identity else None,
                                 client_id=client_id, username=client_session.username)

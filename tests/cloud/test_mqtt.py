@@ -127,3 +127,23 @@ async def test_qos1_round_trip_is_not_held_back_by_nagle(cloud, dev_a, paho):
         await device.publish(topic, b"%d" % i, 1)
         times.append(time.perf_counter() - start)
     assert statistics.median(times) < 0.02, f"median QoS 1 round trip {statistics.median(times) * 1e3:.1f} ms"
+
+
+async def test_persistent_session_queues_even_after_a_clean_connection(cloud, dev_a, paho):
+    """amqtt keeps a reused session's old clean flag; the cloud corrects it (mqtt_broker.py)."""
+    topic = f"/{dev_a.product_key}/{dev_a.device_name}/user/q"
+    first = paho(dev_a)
+    assert await first.connect(cloud.addresses["mqtt"]) == 0       # clean session 1
+    await first.close()
+    persistent = paho(dev_a)
+    persistent.client._clean_session = False
+    assert await persistent.connect(cloud.addresses["mqtt"]) == 0
+    assert await persistent.subscribe(topic, 1) == [1]
+    await persistent.close()
+    service = paho(username="service", password=cloud.service_password)
+    assert await service.connect(cloud.addresses["mqtt"]) == 0
+    await service.publish(topic, b"queued while offline", 1)
+    again = paho(dev_a)
+    again.client._clean_session = False
+    assert await again.connect(cloud.addresses["mqtt"]) == 0
+    assert (await again.next_message()).payload == b"queued while offline"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -176,3 +177,44 @@ async def test_independent_http_client_sees_what_the_te_stored(at, device, cloud
             token = (await response.json())["info"]["token"]
         async with session.get(cloud.addresses["http"] + "/topic" + path, headers={"password": token}) as response:
             assert await response.read() == b"from-te"
+
+
+async def test_http_server_gone_reports_status_4(at, device, cloud):
+    await http_online(at, device)
+    await cloud.http.stop()
+    await at.expect_ok(f'AT+IHTTPSEND=2,"/{device.product_key}/{device.device_name}/x","y"')
+    assert (await at.wait_urc("+IHTTPSEND")).text == "+IHTTPSEND:4"
+
+
+async def test_too_many_outstanding_requests_report_status_5(module_factory, device, cloud):
+    """A slow server: the fifth request in flight is refused with status 5."""
+    from aiohttp import web
+    release = asyncio.Event()
+
+    async def slow(request):
+        await release.wait()
+        return web.json_response({"code": 0})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        m = await module_factory(echo=False)
+        m.module.config.http_url = f"http://127.0.0.1:{port}"
+        tokens = []
+        for i in range(5):
+            response = await m.at.expect_ok(f'AT+IHTTPSENDREQ=2,"/a/b/{i}","x"')
+            tokens.append(response.line("+IHTTPSENDREQ").fields[0])
+        refused = await m.at.wait_urc("+IHTTPRCVRSP")
+        assert refused.fields == [tokens[4], "5"]
+        release.set()
+        done = [await m.at.wait_urc("+IHTTPRCVRSP") for _ in range(4)]
+        assert sorted(u.fields[0] for u in done) == sorted(tokens[:4])
+        assert all(u.fields[1] == "0" for u in done)
+    finally:
+        release.set()
+        await runner.cleanup()

@@ -179,3 +179,13 @@ def test_a_handler_bug_still_ends_with_a_final_result():
     assert run(engine, b"AT+BOOM\rAT\r") == b"\r\n+CME ERROR:100\r\n\r\nOK\r\n"
     assert run(engine, b"AT+BOOM=1\rxAT\r") == b"\r\nOK\r\n\r\n+CME ERROR:100\r\n\r\nOK\r\n"
     assert seen.count("error") == 2
+
+
+def test_plus_escape_entry_over_64k_is_refused_whole():
+    engine, seen = make_engine(echo=False)
+    run(engine, b"AT+BIN=0\r")
+    for _ in range(70):
+        engine.receive(b"\x00" * 1024)
+    assert engine.data_to_send() == b""
+    assert run(engine, b"+++AT\r") == b"\r\n+CME ERROR:24\r\n\r\nOK\r\n"
+    assert seen == []

@@ -142,3 +142,19 @@ async def test_urc_and_command_race_keeps_every_line_whole(module_factory, devic
     lines = TeParser().feed(bytes(m.at.raw))
     assert [l.payload for l in lines if l.name == "+IMQTTRCVPUB"] == payloads
 
+
+
+async def test_log_level_chooses_what_the_module_logs(module_factory, device):
+    m = await module_factory()
+    logs = lambda: [e.detail for e in m.module.events.find(kind_is("log"))]   # noqa: E731
+    await mqtt_online(m.at, device)
+    assert logs() == []                                   # level 0: log output off
+    await m.at.expect_ok("AT+ILOGLVL=3")
+    await m.at.expect_ok("AT+IMQTTDISCONN")
+    await m.at.wait_urc("+IMQTTSTATE")
+    await m.module.events.wait_for(lambda e: e.kind == "log" and "net.mqtt" in e.detail["text"])
+    assert all(entry["level"] <= 3 for entry in logs())
+    assert not [entry for entry in logs() if " -> " in entry["text"]]   # command lines are level 5
+    await m.at.expect_ok("AT+ILOGLVL=5")
+    await m.at.expect_ok("AT+IMQTTSTATE?")
+    assert any(entry["text"] == "AT+IMQTTSTATE? -> OK" and entry["level"] == 5 for entry in logs())

@@ -185,3 +185,16 @@ async def test_mode_1_without_a_trusted_ca_fails_auth(module_factory, device, cl
     assert (await m.at.wait_urc("+IMQTTAUTH")).text == "+IMQTTAUTH:FAIL"
     event = await m.module.events.wait_for(lambda e: e.kind == "net.auth")
     assert "CERTIFICATE_VERIFY_FAILED" in event.detail["reason"]
+
+
+async def test_clean_session_0_keeps_subscriptions_and_queued_messages(at, device, observer):
+    topic = f"/{device.product_key}/{device.device_name}/user/persist"
+    await mqtt_online(at, device, CLEAN=0)
+    await at.expect_ok(f'AT+IMQTTSUB="{topic}",1')
+    await at.wait_urc("+IMQTTSUB")
+    await at.expect_ok("AT+IMQTTDISCONN")
+    await at.wait_urc("+IMQTTSTATE")
+    await observer.publish(topic, b"while away", 1)      # the broker keeps it for the session
+    await at.expect_ok("AT+IMQTTCONN")
+    assert (await at.wait_urc("+IMQTTSTATE")).text == "+IMQTTSTATE:2"
+    assert (await at.wait_urc("+IMQTTRCVPUB")).payload == b"while away"

@@ -18,6 +18,11 @@ from ..config import ModuleConfig
 from ..nvstore import NvStore
 
 
+# the module log level (AT+ILOGLVL 1-5) at which each kind of module event is logged
+LOG_LEVELS = {"error": 1, "fault": 2, "net.auth": 3, "net.mqtt": 3, "net.ota": 3, "net.coap": 4,
+              "net.http": 4}
+
+
 class ModuleContext:
     """State every family sees: config, NV store, the engine's URC queue, ids, tasks."""
 
@@ -45,13 +50,16 @@ class ModuleContext:
         self.pump()
 
     def emit(self, kind: str, **detail: Any) -> None:
-        """A module-side event for traces and tests (``net.*``, ``log``)."""
+        """A module-side event for traces and tests (``net.*``, ``fault``, ``error``); it
+        is also a line of the module's log at that kind's level (AT+ILOGLVL)."""
         self.events.emit(kind, None, module=self.config.name, **detail)
+        self.log(LOG_LEVELS.get(kind, 5), f"{kind} " + " ".join(f"{k}={v}" for k, v in detail.items()))
 
     def log(self, level: int, text: str) -> None:
-        """Module log output (AT+ILOGLVL): goes to the trace, never to the UART."""
+        """Module log output at ``level`` (1 errors ... 5 every command), shown when
+        AT+ILOGLVL is at least that; it goes to the trace, never to the UART."""
         if self.loglevel and level <= self.loglevel:
-            self.emit("log", level=level, text=text)
+            self.events.emit("log", None, module=self.config.name, level=level, text=text)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
         """Run network work in the background; a failure is reported, never raised."""

@@ -61,6 +61,7 @@ class MqttCommands:
         self.client: MqttClient | None = None
         self.state = DISCONNECTED
         self.connecting = False
+        self._disconnecting: asyncio.Task | None = None
         self.last_pub: list[str] | None = None
         self.last_pubin: tuple[list[str], bytes] | None = None
         self.last_sub: list[str] | None = None
@@ -156,6 +157,8 @@ class MqttCommands:
         return Reply()
 
     async def _connect(self, creds: DeviceCredentials) -> None:
+        if self._disconnecting is not None:
+            await asyncio.gather(self._disconnecting, return_exceptions=True)   # its URC comes first
         client: MqttClient | None = None
         try:
             client = self._new_client(creds)
@@ -181,9 +184,18 @@ class MqttCommands:
 
     def disconnect(self, cmd: Command) -> Reply:
         client = self._require_connected()
-        self._went_down("disconnected by AT+IMQTTDISCONN")
-        self.ctx.spawn(client.disconnect(), "mqtt disconnect")
+        self.client, self.state = None, DISCONNECTED
+        self._disconnecting = self.ctx.spawn(self._disconnect(client), "mqtt disconnect")
         return Reply()
+
+    async def _disconnect(self, client: MqttClient) -> None:
+        """DISCONNECT first, then report the link down: a TE that sees +IMQTTSTATE:0 knows
+        the broker has been told (a persistent session then queues what comes meanwhile)."""
+        try:
+            await client.disconnect()
+        finally:
+            self.ctx.emit("net.mqtt", what="down", reason="disconnected by AT+IMQTTDISCONN")
+            self.ctx.urc(f"+IMQTTSTATE:{DISCONNECTED}")
 
     def _went_down(self, reason: str) -> None:
         if self.state == DISCONNECTED:
