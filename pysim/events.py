@@ -17,7 +17,9 @@ class Event:
 
     def __str__(self) -> str:
         who = f"{self.device[0]}/{self.device[1]} " if self.device else ""
-        items = " ".join(f"{k}={_short(v)}" for k, v in self.detail.items())
+        # a named device's MQTT client id and the module's name only repeat what is known
+        hidden = {"client_id", "module"} if self.device or "module" in self.detail else set()
+        items = " ".join(f"{k}={_short(v)}" for k, v in self.detail.items() if k not in hidden)
         return f"{self.kind} {who}{items}".rstrip()
 
 
