@@ -15,6 +15,7 @@ Everything started by a fixture is stopped at teardown, also when the test fails
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable
@@ -74,8 +75,9 @@ async def module_factory(cloud: Cloud, tmp_path: Path, request: pytest.FixtureRe
     trace = request.config.getoption("--pysim-trace")
 
     async def make(**options) -> ModuleUnderTest:
-        config = ModuleConfig(name=f"ica{len(made)}", nv_path=tmp_path / f"ica{len(made)}.nv.json", **options)
+        config = ModuleConfig(name=f"ica{len(made)}", nv_path=tmp_path / f"ica{len(made)}.nv.json")
         config.use_cloud(cloud.addresses)
+        config = dataclasses.replace(config, **options)     # what the test names wins
         module = IcaModule(config, events=cloud.events)
         await module.start()
         made.append(module)

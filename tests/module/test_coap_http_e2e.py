@@ -186,8 +186,9 @@ async def test_http_server_gone_reports_status_4(at, device, cloud):
     assert (await at.wait_urc("+IHTTPSEND")).text == "+IHTTPSEND:4"
 
 
-async def test_too_many_outstanding_requests_report_status_5(module_factory, device, cloud):
-    """A slow server: the fifth request in flight is refused with status 5."""
+@pytest.fixture
+async def slow_server():
+    """An HTTP server that answers only once ``release`` is set: (url, release)."""
     from aiohttp import web
     release = asyncio.Event()
 
@@ -203,18 +204,31 @@ async def test_too_many_outstanding_requests_report_status_5(module_factory, dev
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     try:
-        m = await module_factory(echo=False)
-        m.module.config.http_url = f"http://127.0.0.1:{port}"
-        tokens = []
-        for i in range(5):
-            response = await m.at.expect_ok(f'AT+IHTTPSENDREQ=2,"/a/b/{i}","x"')
-            tokens.append(response.line("+IHTTPSENDREQ").fields[0])
-        refused = await m.at.wait_urc("+IHTTPRCVRSP")
-        assert refused.fields == [tokens[4], "5"]
-        release.set()
-        done = [await m.at.wait_urc("+IHTTPRCVRSP") for _ in range(4)]
-        assert sorted(u.fields[0] for u in done) == sorted(tokens[:4])
-        assert all(u.fields[1] == "0" for u in done)
+        yield f"http://127.0.0.1:{port}", release
     finally:
         release.set()
         await runner.cleanup()
+
+
+async def test_too_many_outstanding_requests_report_status_5(module_factory, slow_server):
+    """A slow server: the fifth request in flight is refused with status 5."""
+    url, release = slow_server
+    m = await module_factory(echo=False, http_url=url)
+    tokens = []
+    for i in range(5):
+        response = await m.at.expect_ok(f'AT+IHTTPSENDREQ=2,"/a/b/{i}","x"')
+        tokens.append(response.line("+IHTTPSENDREQ").fields[0])
+    refused = await m.at.wait_urc("+IHTTPRCVRSP")
+    assert refused.fields == [tokens[4], "5"]
+    release.set()
+    done = [await m.at.wait_urc("+IHTTPRCVRSP") for _ in range(4)]
+    assert sorted(u.fields[0] for u in done) == sorted(tokens[:4])
+    assert all(u.fields[1] == "0" for u in done)
+
+
+async def test_sync_send_timeout_reports_status_255(module_factory, slow_server):
+    url, _ = slow_server
+    m = await module_factory(echo=False, http_url=url)
+    await m.at.expect_ok('AT+IHTTPARA="TIMEOUT",1')
+    await m.at.expect_ok('AT+IHTTPSEND=2,"/a/b/c","x"')
+    assert (await m.at.wait_urc("+IHTTPSEND", timeout=10)).text == "+IHTTPSEND:255"
