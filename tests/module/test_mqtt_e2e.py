@@ -59,7 +59,7 @@ async def test_paho_publish_reaches_te_as_rcvpub(at, device, observer, qos):
     assert query.line("+IMQTTRCVPUB").payload == payload
 
 
-async def test_binary_publish_both_ways(at, device, cloud, observer):
+async def test_binary_publish_both_ways(at, device, observer):
     up = f"/{device.product_key}/{device.device_name}/user/bin-up"
     down = f"/{device.product_key}/{device.device_name}/user/bin-down"
     await observer.subscribe(up, 1)
@@ -78,8 +78,8 @@ async def test_binary_publish_both_ways(at, device, cloud, observer):
     assert (await observer.next_message()).payload == b"\x00\x01\x02"
     query = await at.expect_ok("AT+IMQTTPUBIN?")
     assert query.line("+IMQTTPUBIN").payload == b"\x00\x01\x02"
-    # the cloud sends binary: +IMQTTRCVPUBIN, OK, then exactly msg_len raw bytes
-    await cloud.publish(down, b"\x11\x22\x33\xaa\xba", 1)
+    # paho sends binary: +IMQTTRCVPUBIN, OK, then exactly msg_len raw bytes
+    await observer.publish(down, b"\x11\x22\x33\xaa\xba", 1)
     urc = await at.wait_urc("+IMQTTRCVPUBIN")
     assert urc.fields[1:] == [down, "5"] and urc.payload == b"\x11\x22\x33\xaa\xba"
 
