@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import shutil
 import signal
@@ -96,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-faults", action="store_true", help="inject no fault")
     p.add_argument("--quiet", action="store_true", help="no live trace, only the summary")
     p.add_argument("--trace-file", type=Path, default=None, help="also write the trace to this file")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help="write the verdict as JSON (passed, exit code, reason, steps, facts) for CI")
     return parser
 
 
@@ -231,6 +234,11 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         await session.stop()
         if trace_file:
             trace_file.close()
+    if args.json:
+        verdict = (dataclasses.asdict(result) if scenario == "demo" else
+                   {"exit_code": result, "passed": result == 0,
+                    "reason": "firmware still running" if result is None else f"firmware exited with {result}"})
+        args.json.write_text(json.dumps(verdict, indent=1, default=str) + "\n")
     if scenario == "demo":
         print_line("")
         print_line(result.summary())
