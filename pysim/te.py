@@ -262,7 +262,6 @@ class AtClient:
         self._prompt: asyncio.Future[None] | None = None
         self._urc_event = asyncio.Event()
         self._urc_owner: Line | None = None   # a receive URC waiting for its OK
-        self._last_header: Line | None = None
 
     def feed(self, data: bytes) -> None:
         self.raw += data

@@ -3,7 +3,7 @@
 It owns the sans-I/O :class:`AtEngine`, the command families and their network
 work, the data-entry timer, and the module's life (reboot, factory reset).
 Bytes from the TE go in with :meth:`IcaModule.feed`; bytes to the TE come out
-through ``on_output`` (or :meth:`IcaModule.read` when nothing is attached).
+through ``on_output``; with nothing attached they are dropped, as on an unplugged UART.
 """
 
 from __future__ import annotations
@@ -33,12 +33,9 @@ class IcaModule:
         self.events = events if events is not None else EventLog()
         self.nv = NvStore(self.config.nv_path)
         self.on_output: Callable[[bytes], None] | None = None
-        self._pending = bytearray()
-        self._readable: asyncio.Event | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._poll_task: asyncio.Task | None = None
         self._life: asyncio.Task | None = None
-        self.reboots = 0
         self._build()
 
     # ---- assembly -------------------------------------------------------
@@ -64,15 +61,14 @@ class IcaModule:
 
     def _observe(self, kind: str, **detail) -> None:
         self.events.emit(f"at.{kind}", None, module=self.config.name, **detail)
-        if kind == "command":
+        if kind == "command" and self.ctx.logs(5):
             self.ctx.log(5, f"{detail['line']} -> {detail['final']}")
-        elif kind in ("warning", "error"):
-            self.ctx.log(2 if kind == "warning" else 1, f"{detail.get('line', '')}: "
-                         f"{detail.get('message') or detail.get('error')}")
+        elif kind in ("warning", "error") and self.ctx.logs(level := 2 if kind == "warning" else 1):
+            self.ctx.log(level, f"{detail.get('line', '')}: {detail.get('message') or detail.get('error')}")
 
     # ---- byte stream ------------------------------------------------------
     async def start(self) -> None:
-        self._readable = asyncio.Event()
+        """Nothing to open yet: connections are made by the commands."""
 
     def feed(self, data: bytes) -> None:
         """Bytes from the TE."""
@@ -81,25 +77,9 @@ class IcaModule:
 
     def _pump(self) -> None:
         data = self.engine.data_to_send()
-        if data:
-            if self.on_output is not None:
-                self.on_output(data)
-            else:
-                self._pending += data
-                if self._readable is not None:
-                    self._readable.set()
+        if data and self.on_output is not None:   # with no TE attached, as on an unplugged UART
+            self.on_output(data)
         self._arm_timer()
-
-    async def read(self, timeout: float | None = None) -> bytes:
-        """Bytes to the TE when no ``on_output`` is attached; waits for at least one."""
-        if self._readable is None:
-            self._readable = asyncio.Event()
-        if not self._pending:
-            self._readable.clear()
-            await asyncio.wait_for(self._readable.wait(), timeout)
-        data = bytes(self._pending)
-        self._pending.clear()
-        return data
 
     def _arm_timer(self) -> None:
         deadline = self.engine.next_deadline()
@@ -172,7 +152,6 @@ class IcaModule:
         if erase:
             self.nv.erase()
         await asyncio.sleep(self.config.reboot_seconds)
-        self.reboots += 1
         self._build()
         self.events.emit("module.ready", None, module=self.config.name)
 

@@ -111,9 +111,6 @@ class CommandTable:
     def get(self, name: str) -> CommandSpec | None:
         return self._specs.get(name.upper())
 
-    def names(self) -> list[str]:
-        return sorted({spec.name for spec in self._specs.values()})
-
 
 class Mode(enum.Enum):
     COMMAND = "command"
@@ -145,7 +142,6 @@ class AtEngine:
         self.mode = Mode.COMMAND
         self._line = bytearray()
         self._overflow = False
-        self._after_cr = False
         self._out = bytearray()
         self._urcs: deque[Urc] = deque()
         self._busy = False            # inside a command: URCs wait
@@ -168,10 +164,6 @@ class AtEngine:
             return
         self._urcs.append(urc)
         self._flush_urcs()
-
-    @property
-    def pending_urcs(self) -> int:
-        return len(self._urcs)
 
     def _write_line(self, text: str | bytes) -> None:
         raw = text.encode("latin-1") if isinstance(text, str) else text
@@ -223,13 +215,10 @@ class AtEngine:
             if b == 0x0D:
                 if self.echo:
                     self._out += view[start:i]
-                self._after_cr = True
                 self._end_line()
                 return i
             if b == 0x0A:
-                self._after_cr = False
                 continue
-            self._after_cr = False
             if b == 0x08:  # backspace edits the line (V.250 S5)
                 if self._line:
                     self._line.pop()

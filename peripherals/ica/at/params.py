@@ -21,10 +21,6 @@ class Arg:
     text: str
     quoted: bool
 
-    @property
-    def empty(self) -> bool:
-        return not self.quoted and self.text == ""
-
 
 Warn = Callable[[str], None]
 

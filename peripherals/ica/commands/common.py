@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Coroutine
 
@@ -38,7 +37,6 @@ class ModuleContext:
         self.pump: Callable[[], None] = lambda: None
         self._ids = itertools.cycle(range(1, 65536))
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.started = time.monotonic()
 
     def next_id(self) -> int:
         """Ids and tokens for every family come from one counter (DECISIONS §10)."""
@@ -53,13 +51,18 @@ class ModuleContext:
         """A module-side event for traces and tests (``net.*``, ``fault``, ``error``); it
         is also a line of the module's log at that kind's level (AT+ILOGLVL)."""
         self.events.emit(kind, None, module=self.config.name, **detail)
-        self.log(LOG_LEVELS.get(kind, 5), f"{kind} " + " ".join(f"{k}={v}" for k, v in detail.items()))
+        level = LOG_LEVELS.get(kind, 5)
+        if self.logs(level):
+            self.log(level, f"{kind} " + " ".join(f"{k}={v}" for k, v in detail.items()))
+
+    def logs(self, level: int) -> bool:
+        """Whether AT+ILOGLVL asks for log lines of ``level`` (1 errors ... 5 every command)."""
+        return 0 < level <= self.loglevel
 
     def log(self, level: int, text: str) -> None:
-        """Module log output at ``level`` (1 errors ... 5 every command), shown when
-        AT+ILOGLVL is at least that; it goes to the trace, never to the UART."""
-        if self.loglevel and level <= self.loglevel:
-            self.events.emit("log", None, module=self.config.name, level=level, text=text)
+        """A module log line (callers check ``logs(level)`` before building the text);
+        it goes to the trace, never to the UART."""
+        self.events.emit("log", None, module=self.config.name, level=level, text=text)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
         """Run network work in the background; a failure is reported, never raised."""
@@ -157,9 +160,6 @@ class ParaCommand:
 
     def __getitem__(self, tag: str) -> Any:
         return self.values[tag]
-
-    def reset(self) -> None:
-        self.values = {tag: p.default for tag, p in self.paras.items()}
 
     def test(self, cmd: Command) -> Reply:
         return Reply([f'{self.name}:"ParaTag","ParaValue"'])

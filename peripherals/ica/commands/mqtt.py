@@ -14,7 +14,7 @@ from ..at import (Command, CommandTable, DataEntry, Reply, as_float, as_int, as_
 from ..at.engine import MAX_PAYLOAD
 from ..net.mqtt_client import MqttClient
 from ..net.mqtt_codec import MessageReceived
-from .common import AuthCommand, ModuleContext, Para, ParaCommand, Received, ok_reply
+from .common import AuthCommand, ModuleContext, Para, ParaCommand, Received, last_line, ok_reply
 
 DISCONNECTED, CONNECTED = 0, 2   # state 1 is reserved and never reported (DECISIONS §14)
 STATUS_OK, STATUS_TIMEOUT, STATUS_ERROR = 0, 1, 2
@@ -71,22 +71,18 @@ class MqttCommands:
                       query=lambda _c: Reply([f"+IMQTTMODE:{self.mode}"]), set=self.set_mode)
         table.command("+IMQTTCONN", test=ok_reply, execute=self.connect)
         table.command("+IMQTTPUB", test=lambda _c: Reply(['+IMQTTPUB:"topic","qos","message"']),
-                      query=lambda _c: self._last("+IMQTTPUB", self.last_pub), set=self.publish)
+                      query=lambda _c: last_line("+IMQTTPUB", self.last_pub), set=self.publish)
         table.command("+IMQTTPUBIN", test=lambda _c: Reply(['+IMQTTPUBIN:"topic","qos","msg_len"']),
                       query=self.query_pubin, set=self.publish_bin)
         table.command("+IMQTTSUB", test=lambda _c: Reply(['+IMQTTSUB:"topic","qos"']),
-                      query=lambda _c: self._last("+IMQTTSUB", self.last_sub), set=self.subscribe)
+                      query=lambda _c: last_line("+IMQTTSUB", self.last_sub), set=self.subscribe)
         table.command("+IMQTTUNSUB", test=lambda _c: Reply(['+IMQTTUNSUB:"topic"']),
-                      query=lambda _c: self._last("+IMQTTUNSUB", self.last_unsub), set=self.unsubscribe)
+                      query=lambda _c: last_line("+IMQTTUNSUB", self.last_unsub), set=self.unsubscribe)
         table.command("+IMQTTSTATE", test=ok_reply, query=lambda _c: Reply([f"+IMQTTSTATE:{self.state}"]))
         table.command("+IMQTTDISCONN", test=ok_reply, execute=self.disconnect)
         table.command("+IMQTTPINGRSP", test=ok_reply)
 
     # ---- helpers ---------------------------------------------------------
-    @staticmethod
-    def _last(name: str, fields: list[str] | None) -> Reply:
-        return Reply([f"{name}:" + ",".join(fields)]) if fields else Reply()
-
     @property
     def timeout(self) -> float:
         return float(self.para["TIMEOUT"])

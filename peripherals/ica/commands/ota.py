@@ -33,7 +33,6 @@ class Upgrade:
     md5: str
     offset: int = 0                   # where the next block starts
     last: tuple[int, int] | None = None  # (start, end) of the block read last
-    blocks_sent: int = 0
 
 
 # A transport that publishes a device message: (topic, payload) -> sent?
