@@ -86,6 +86,8 @@ class CommandDef:
     reports the outcome later (``+NAME:<id>,<status>`` or a status line).
     ``payload_after_ok``: index of the length field in this command's own response
     line whose bytes follow the OK (``+IOTABLOCK``, the queries of binary sends).
+    ``response_line``: the set form answers a ``+NAME:`` line that is no id line
+    and no URC (``+IOTABLOCK:<len>,<crc>``).
     """
 
     name: str
@@ -100,6 +102,7 @@ class CommandDef:
     data_entry: int | None = None
     result: str | None = None
     payload_after_ok: int | None = None
+    response_line: bool = False
 
 
 class Shape(enum.IntEnum):
@@ -210,7 +213,7 @@ COMMANDS: tuple[CommandDef, ...] = (
     CommandDef("+IOTANEWVER", "ota", "8.4", _forms(T, Q), True),
     CommandDef("+IOTAPGS", "ota", "8.5", _forms(T, S), params=(Int("progress", -4, 100), Str("desc", optional=True))),
     CommandDef("+IOTABLOCK", "ota", "8.6", _forms(T, S), True, params=(Int("type", choices=(0, 1)),),
-            payload_after_ok=0),
+            payload_after_ok=0, response_line=True),
     CommandDef("+IOTABORT", "ota", "8.7", _forms(T, E)),
     # ---- other (spec §9) ----
     CommandDef("+ILOGLVL", "basic", "9.2", _forms(T, Q, S), params=(Int("level", 0, 5),)),
