@@ -4,7 +4,7 @@ Documentation       The demo firmware (firmware/build/demo.elf, STM32F405 in QEM
 ...                 command acknowledged, an OTA image with a block the module corrupts, and the
 ...                 firmware's verdict (exit code 0). The tests follow the firmware's run in order
 ...                 (firmware/README.md, "The demo").
-Library             IcaLibrary.py
+Library             ${CURDIR}/IcaLibrary/
 Library             Collections
 Suite Setup         Start MCU Session    corrupt_ota_blocks=1
 Suite Teardown      Stop All

@@ -4,22 +4,23 @@ loop, failures read well, and Stop All leaves no thread, socket or loop behind."
 from __future__ import annotations
 
 import gc
-import importlib.util
+import importlib
 import os
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-LIBRARY = Path(__file__).resolve().parents[2] / "robot" / "IcaLibrary.py"
+ROBOT_DIR = Path(__file__).resolve().parents[2] / "robot"
 PK, DN, SECRET = "a1libPK", "lib-device-01", "lib-secret-01"
 
 
 def load_library():
-    spec = importlib.util.spec_from_file_location("IcaLibrary", LIBRARY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.IcaLibrary
+    """The IcaLibrary package from robot/, as Robot imports it."""
+    if str(ROBOT_DIR) not in sys.path:
+        sys.path.insert(0, str(ROBOT_DIR))
+    return importlib.import_module("IcaLibrary").IcaLibrary
 
 
 def open_fds() -> set[str]:
