@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Coroutine
 
 from robot.api import logger
 from robot.api.deco import keyword
-from robot.utils import ConnectionCache
+from robot.utils import ConnectionCache, timestr_to_secs
 
 if TYPE_CHECKING:
     from pysim.cloud import Cloud
@@ -86,7 +86,10 @@ class SuiteEndCleanup:
 
 
 def seconds(value: timedelta | float | str) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+    """A timedelta, a number or a Robot time string (``10s``, ``1 min``) in seconds."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return timestr_to_secs(value) if isinstance(value, str) else float(value)
 
 
 def as_bytes(data: bytes | str, is_hex: bool) -> bytes:
@@ -149,7 +152,18 @@ class LibraryContext:
             return response
         if self._last_response is None:
             raise AssertionError("no command sent yet")
+        logger.warn("a response keyword without its response argument is deprecated: "
+                    "pass the value Send AT returned")
         return self._last_response
+
+    def _urc(self, urc: "Urc | None") -> "Urc":
+        """The URC passed, else (deprecated form) the one Wait For URC returned last."""
+        if urc is not None:
+            return urc
+        if self._last_urc is None:
+            raise AssertionError("no URC taken yet: use Wait For URC first")
+        logger.warn("a URC keyword without its urc argument is deprecated: pass the value Wait For URC returned")
+        return self._last_urc
 
     # ---- handles ----------------------------------------------------------
     @staticmethod

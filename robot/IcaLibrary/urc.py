@@ -47,13 +47,6 @@ class UrcKeywords(LibraryContext):
         logger.info(f"URC {urc.text!r} payload {show(urc.payload)}")
         return urc
 
-    def _urc(self, urc: Urc | None) -> Urc:
-        if urc is not None:
-            return urc
-        if self._last_urc is None:
-            raise AssertionError("no URC taken yet: use Wait For URC first")
-        return self._last_urc
-
     @keyword("URC Field")
     def urc_field(self, index: int, urc: Urc | None = None) -> str:
         """Returns field ``index`` (from 0, quotes removed) of a URC.
