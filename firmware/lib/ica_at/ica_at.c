@@ -1,5 +1,6 @@
 /* ica_at: MCU-side ICA AT client (see ica_at.h). */
 #include "ica_at.h"
+#include "ica_at_catalogue.h"
 
 #include <string.h>
 
@@ -8,43 +9,18 @@
 enum { RX_LINE, RX_RAW, RX_LINE_TAIL };
 enum { RAW_TEXT, RAW_URC_BIN, RAW_CMD_BIN };
 
-/* How a URC is told apart from a command's intermediate line. */
-enum {
-    SHAPE_ALWAYS, /* a line with this name is always a URC */
-    SHAPE_RESULT  /* `+CMD:<id>,<status>` is a URC, `+CMD:<id>` the command's id line */
-};
-
+/* One row of the URC table (ica_at_catalogue.h, generated from the AT catalogue). */
 typedef struct {
     const char *name;
-    uint8_t shape;
+    uint8_t shape;       /* ICA_URC_SHAPE_ALWAYS or ICA_URC_SHAPE_RESULT */
     uint8_t trailing_ok; /* followed by its own OK line (DECISIONS §11) */
     int8_t len_field;    /* index of msg_len, -1 when there is no payload */
     uint8_t binary;      /* payload is raw bytes after the OK line */
 } urc_def_t;
 
-static const urc_def_t urc_defs[] = {
-    {"+IMQTTRCVPUB", SHAPE_ALWAYS, 1, 2, 0},
-    {"+IMQTTRCVPUBIN", SHAPE_ALWAYS, 1, 2, 1},
-    {"+ICOAPRCVRSP", SHAPE_ALWAYS, 1, 2, 0},
-    {"+ICOAPRCVBIN", SHAPE_ALWAYS, 1, 2, 1},
-    {"+IHTTPRCVRSP", SHAPE_ALWAYS, 1, 3, 0},
-    {"+IHTTPRCVBIN", SHAPE_ALWAYS, 1, 3, 1},
-    {"+IOTANEWVER", SHAPE_ALWAYS, 1, -1, 0},
-    {"+IMQTTPINGRSP", SHAPE_ALWAYS, 1, -1, 0},
-    {"+IHTTPSEND", SHAPE_ALWAYS, 0, 1, 0},
-    {"+IMQTTAUTH", SHAPE_ALWAYS, 0, -1, 0},
-    {"+ICOAPAUTH", SHAPE_ALWAYS, 0, -1, 0},
-    {"+IHTTPAUTH", SHAPE_ALWAYS, 0, -1, 0},
-    {"+IMQTTSTATE", SHAPE_ALWAYS, 0, -1, 0},
-    {"+IMQTTPUB", SHAPE_RESULT, 0, -1, 0},
-    {"+IMQTTPUBIN", SHAPE_RESULT, 0, -1, 0},
-    {"+IMQTTSUB", SHAPE_RESULT, 0, -1, 0},
-    {"+IMQTTUNSUB", SHAPE_RESULT, 0, -1, 0},
-    {"+ICOAPSENDREQ", SHAPE_RESULT, 0, -1, 0},
-    {"+ICOAPSENDBIN", SHAPE_RESULT, 0, -1, 0},
-    {"+ICOAPSENDREQN", SHAPE_RESULT, 0, -1, 0},
-    {"+ICOAPSENDNBIN", SHAPE_RESULT, 0, -1, 0},
-};
+#define URC_ROW(name, shape, trailing_ok, len_field, binary) {name, shape, trailing_ok, len_field, binary},
+static const urc_def_t urc_defs[] = {ICA_URC_TABLE(URC_ROW)};
+#undef URC_ROW
 
 static int upper_eq(char a, char b)
 {
@@ -371,7 +347,7 @@ static void handle_line(ica_at_t *at, int has_payload)
         if (!def && !memchr(line, ':', len))
             def = find_urc(line, len); /* a URC without arguments */
         int asked = at->pending && at->query && name_is(line, name_len, at->cmd_name);
-        if (def && !asked && (def->shape == SHAPE_ALWAYS || *field_end(line) == ',')) {
+        if (def && !asked && (def->shape == ICA_URC_SHAPE_ALWAYS || *field_end(line) == ',')) {
             handle_urc(at, def, has_payload);
             return;
         }
