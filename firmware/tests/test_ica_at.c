@@ -531,7 +531,7 @@ ICA_STEPS_DEFINE(session_steps,
                  ICA_STEP_CMD("ATE0", 100),
                  ICA_STEP_CMD("AT+IMQTTAUTH=\"pk\",\"dn\",\"s\"", 100),
                  ICA_STEP_WAIT(auth_ok, 500),
-                 {"AT+IMQTTSUB=", subscribe_args, sub_lines, 1, 500});
+                 ICA_STEP_CMD_ARGS_RESP("AT+IMQTTSUB=", subscribe_args, sub_lines, 500));
 ICA_SCRIPT_DEFINE(session, session_steps, auth_abort, script_done, 2000);
 
 static void setup_script(const char *script)
@@ -629,7 +629,7 @@ static void test_script_timeout(void)
     CHECK(fake.now - 1000 >= 150 && fake.now - 1000 < 160);
 }
 
-ICA_STEPS_DEFINE(sub_steps, {"AT+IMQTTSUB=", subscribe_args, sub_lines, 1, 500});
+ICA_STEPS_DEFINE(sub_steps, ICA_STEP_CMD_ARGS_RESP("AT+IMQTTSUB=", subscribe_args, sub_lines, 500));
 ICA_SCRIPT_NO_ABORT_DEFINE(sub_only, sub_steps, NULL, 0);
 
 static void test_script_urcs_in_the_middle_of_a_response(void)

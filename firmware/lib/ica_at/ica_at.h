@@ -179,6 +179,9 @@ typedef struct {
     {(request), NULL, (matches), (uint16_t)ICA_ARRAY_LEN(matches), (timeout_ms)}
 /* A command built at run time: `request` (up to '='), then args(at, user) adds the arguments. */
 #define ICA_STEP_CMD_ARGS(request, args, timeout_ms) {(request), (args), NULL, 0, (timeout_ms)}
+/* The same, its intermediate lines (and status URC) going to `matches`. */
+#define ICA_STEP_CMD_ARGS_RESP(request, args, matches, timeout_ms) \
+    {(request), (args), (matches), (uint16_t)ICA_ARRAY_LEN(matches), (timeout_ms)}
 /* No command: wait for a line matching one of `matches`. */
 #define ICA_STEP_WAIT(matches, timeout_ms) {NULL, NULL, (matches), (uint16_t)ICA_ARRAY_LEN(matches), (timeout_ms)}
 #define ICA_STEPS_DEFINE(sym, ...) static const ica_step_t sym[] = {__VA_ARGS__}
