@@ -48,6 +48,7 @@ typedef struct {
     uint32_t now;          /* fake clock, ms */
     int trickle;           /* 1: every other read finds nothing (byte-at-a-time) */
     int dry;
+    int endless;           /* 1: the script starts again when it ends, a ms passing per byte */
 } fake_t;
 
 static void fake_write(void *ctx, const uint8_t *data, size_t len)
@@ -64,6 +65,10 @@ static int fake_read(void *ctx)
     fake_t *f = ctx;
     if (f->trickle && (f->dry = !f->dry))
         return -1;
+    if (f->endless) {
+        f->now++;
+        f->pos %= f->script_len;
+    }
     return f->pos < f->script_len ? f->script[f->pos++] : -1;
 }
 
@@ -629,6 +634,16 @@ static void test_script_timeout(void)
     CHECK(fake.now - 1000 >= 150 && fake.now - 1000 < 160);
 }
 
+static void test_timeouts_hold_against_a_module_that_never_stops(void)
+{
+    setup_script("\r\n+IMQTTSTATE:1\r\n");
+    fake.endless = 1;
+    CHECK(ica_script_run(&at, &slow) == ICA_ERR_TIMEOUT); /* its first step's OK never comes */
+    CHECK(fake.now - 1000 >= 150 && fake.now - 1000 < 160);
+    CHECK(ica_at_cmd(&at, "AT", 100) == ICA_ERR_TIMEOUT);
+    CHECK(urcs.count == 8); /* the URCs were handled meanwhile */
+}
+
 ICA_STEPS_DEFINE(sub_steps, ICA_STEP_CMD_ARGS_RESP("AT+IMQTTSUB=", subscribe_args, sub_lines, 500));
 ICA_SCRIPT_NO_ABORT_DEFINE(sub_only, sub_steps, NULL, 0);
 
@@ -831,6 +846,7 @@ int main(void)
         TEST(test_script_abort_from_callback),
         TEST(test_script_step_timeout),
         TEST(test_script_timeout),
+        TEST(test_timeouts_hold_against_a_module_that_never_stops),
         TEST(test_script_urcs_in_the_middle_of_a_response),
         TEST(test_script_status_command_without_id_line),
         TEST(test_script_query_waits_for_no_status),

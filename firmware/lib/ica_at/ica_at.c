@@ -429,20 +429,19 @@ void ica_at_tick(ica_at_t *at)
 }
 
 /* Reads a byte at a time until the script ends: the bytes after its last
- * line stay in the port. */
+ * line stay in the port. The timeouts are checked after every byte, so a
+ * module that never stops talking cannot hold a script forever. */
 int ica_script_run(ica_at_t *at, const ica_script_t *script)
 {
     int rc = ica_script_start(at, script);
     while (rc == ICA_RUNNING) {
         int c = at->port.read(at->port.ctx);
-        if (c >= 0) {
+        if (c >= 0)
             feed_byte(at, (uint8_t)c);
-        } else {
-            ica_at_tick(at);
-            if (ica_script_result(at) == ICA_RUNNING)
-                at->port.idle(at->port.ctx);
-        }
+        ica_at_tick(at);
         rc = ica_script_result(at);
+        if (c < 0 && rc == ICA_RUNNING)
+            at->port.idle(at->port.ctx);
     }
     return rc;
 }
@@ -779,9 +778,9 @@ static int wait_final(ica_at_t *at, uint32_t timeout_ms)
         int c = at->port.read(at->port.ctx);
         if (c >= 0)
             feed_byte(at, (uint8_t)c);
-        else if (now_ms(at) - start >= timeout_ms)
+        if (at->pending && now_ms(at) - start >= timeout_ms)
             break;
-        else
+        if (c < 0)
             at->port.idle(at->port.ctx);
     }
     if (!at->pending)
@@ -842,6 +841,8 @@ int ica_cmd_send_binary(ica_at_t *at, const uint8_t *data, size_t len, uint32_t 
 
 int ica_at_cmd(ica_at_t *at, const char *line, uint32_t timeout_ms)
 {
+    if (at->in_handler || at->script)
+        return ICA_ERR_BUSY; /* the command being built stays as it is */
     ica_cmd_begin(at, line);
     return ica_cmd_send(at, timeout_ms);
 }
