@@ -168,7 +168,7 @@ class Session:
         await console.wait_for_line(BOOT_LINE, timeout=o.boot_timeout)
         self.t_boot = time.monotonic()
         self.link = UartLink(o.baud, faults=o.uart_faults)
-        self.link.listeners.append(self.trace.uart)
+        self.link.listeners.append(self.trace.uart)   # the trace listens; the link knows no trace
         await self.link.start(self.emulator.uart, self.module)
 
     def _console_line(self, t: float, line: str) -> None:
