@@ -25,6 +25,7 @@ from .commands.mqtt import MqttCommands
 from .commands.ota import OtaCommands
 from .config import ModuleConfig
 from .nvstore import NvStore
+from .redaction import redact_detail
 
 
 class IcaModule:
@@ -60,6 +61,7 @@ class IcaModule:
         return self.mqtt.auth.credentials or self.coap.auth.credentials or self.http.auth.credentials
 
     def _observe(self, kind: str, **detail) -> None:
+        detail = redact_detail(detail)   # an AUTH line's secret never reaches an event or a log
         self.events.emit(f"at.{kind}", None, module=self.config.name, **detail)
         if kind == "command" and self.ctx.logs(5):
             self.ctx.log(5, f"{detail['line']} -> {detail['final']}")
