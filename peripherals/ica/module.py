@@ -77,6 +77,12 @@ class IcaModule:
         self.engine.receive(data)
         self._pump()
 
+    def reset_input(self) -> None:
+        """A TE attaches or detaches: nothing half-typed by one TE is left for the next
+        (see :meth:`AtEngine.reset_input`)."""
+        self.engine.reset_input()
+        self._pump()
+
     def _pump(self) -> None:
         data = self.engine.data_to_send()
         if data and self.on_output is not None:   # with no TE attached, as on an unplugged UART
