@@ -10,7 +10,6 @@ import asyncio
 import pytest
 
 from peripherals.ica import IcaModule, ModuleConfig
-from peripherals.ica.at import DataEntry, Reply
 from pysim.attach import serve_tcp
 from pysim.events import EventLog, kind_is
 
@@ -18,9 +17,11 @@ TRIES = 50
 
 
 @pytest.fixture
-async def attach_point():
-    """A module (no cloud, echo off) served on a TCP attach point; yields (module, host, port)."""
-    module = IcaModule(ModuleConfig(echo=False), events=EventLog())
+async def attach_point(cloud):
+    """A module (echo off) on the cloud, served on a TCP attach point; yields (module, host, port)."""
+    config = ModuleConfig(echo=False)
+    config.use_cloud(cloud.addresses)
+    module = IcaModule(config, events=EventLog())
     server, address = await serve_tcp(module)
     _, host, port = address.split(":")
     try:
@@ -77,12 +78,15 @@ async def test_half_line_of_one_connection_is_gone_for_the_next(attach_point):
     assert await exchange(host, port, b"AT\r") == b"\r\nOK\r\n"
 
 
-async def test_unfinished_data_entry_of_one_connection_is_gone_for_the_next(attach_point):
+async def test_unfinished_data_entry_of_one_connection_is_gone_for_the_next(attach_point, device):
     module, host, port = attach_point
-    # a command of the test's own that asks for a 10-byte data entry (offline, no cloud needed)
-    module.table.command("+TESTENTRY", set=lambda cmd: Reply(final=None, data_entry=DataEntry(10, lambda p: Reply())))
     reader, writer = await asyncio.open_connection(host, port)
-    writer.write(b"AT+TESTENTRY=1\r")
+    writer.write(f'AT+IMQTTAUTH="{device.product_key}","{device.device_name}","{device.device_secret}"\r'.encode())
+    await asyncio.wait_for(reader.readuntil(b"+IMQTTAUTH:OK\r\n"), 10)
+    writer.write(b"AT+IMQTTCONN\r")
+    await asyncio.wait_for(reader.readuntil(b"+IMQTTSTATE:2\r\n"), 10)
+    topic = f"/{device.product_key}/{device.device_name}/user/t"
+    writer.write(f'AT+IMQTTPUBIN="{topic}",0,10\r'.encode())
     assert await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 10) == b"\r\nOK\r\n"
     writer.write(b"abc")                     # 3 of the 10 bytes announced, then the TE goes
     await writer.drain()
