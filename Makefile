@@ -10,13 +10,14 @@ APT_PKGS  := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi mosquitto
 # command that proves each package is there
 APT_CMDS  := qemu-system-arm arm-none-eabi-gcc /usr/sbin/mosquitto mosquitto_sub coap-client-notls clang
 
-.PHONY: all run test deps venv firmware unit-firmware robot bench clean help
+.PHONY: all run test deps venv firmware unit-firmware robot bench fuzz clean help
 all: test
 
 help:
 	@echo "make run     the whole demo, headless: cloud + module + STM32 firmware in QEMU"
 	@echo "make test    the whole test suite (pytest, firmware host unit tests, Robot suites)"
 	@echo "make bench   the benchmarks (figures and ratios to their references)"
+	@echo "make fuzz    the fuzzers for FUZZ_SECONDS each (default 60), with their input counts"
 	@echo "make deps    install the Debian packages (needs root) ; make venv  the Python venv"
 
 deps:
@@ -56,6 +57,26 @@ robot: deps venv firmware
 
 bench: deps venv firmware
 	$(VPY) benchmarks/run_all.py
+
+# Fuzzing (docs/fuzzing.md): the atheris fuzzers of the AT engine and the MQTT codec, the
+# seeded soak of the AT engine, and the firmware's C fuzzer when firmware/Makefile has one.
+# Work corpora and crash inputs go to results/fuzz/; the committed seeds stay in fuzz/corpus/.
+FUZZ_SECONDS ?= 60
+FUZZ_OUT     := results/fuzz
+define run_fuzzer
+	@mkdir -p $(FUZZ_OUT)/$(2)
+	@$(VPY) -m fuzz.$(1) -max_total_time=$(FUZZ_SECONDS) $(3) -artifact_prefix=$(FUZZ_OUT)/ \
+	  $(FUZZ_OUT)/$(2) fuzz/corpus/$(2) > $(FUZZ_OUT)/$(1).log 2>&1; rc=$$?; \
+	  grep -E "^fuzz_|Traceback|Error|crash-" $(FUZZ_OUT)/$(1).log | tail -5; \
+	  [ $$rc = 0 ] || { echo "$(1): FAILED (exit $$rc), see $(FUZZ_OUT)/$(1).log"; exit $$rc; }
+endef
+
+fuzz: venv
+	$(call run_fuzzer,fuzz_at_engine,at_engine,-dict=fuzz/at.dict)
+	$(call run_fuzzer,fuzz_mqtt_codec,mqtt_codec,)
+	@$(VPY) -m fuzz.soak_at_engine --seconds $(FUZZ_SECONDS)
+	@if grep -q '^fuzz:' firmware/Makefile 2>/dev/null; then $(MAKE) -C firmware fuzz FUZZ_SECONDS=$(FUZZ_SECONDS); \
+	  else echo "firmware C fuzzer: none in firmware/Makefile yet"; fi
 
 clean:
 	$(MAKE) -C firmware clean || true
