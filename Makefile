@@ -5,17 +5,19 @@
 PYTHON    ?= python3
 VENV      := .venv
 VPY       := $(VENV)/bin/python
+DOCS_DIR  ?= build/docs
 APT_PKGS  := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi mosquitto mosquitto-clients libcoap3-bin
 # command that proves each package is there
 APT_CMDS  := qemu-system-arm arm-none-eabi-gcc /usr/sbin/mosquitto mosquitto_sub coap-client-notls
 
-.PHONY: all run test deps venv firmware unit-firmware robot bench clean help
+.PHONY: all run test deps venv firmware unit-firmware robot bench docs clean help
 all: test
 
 help:
 	@echo "make run     the whole demo, headless: cloud + module + STM32 firmware in QEMU"
 	@echo "make test    the whole test suite (pytest, firmware host unit tests, Robot suites)"
 	@echo "make bench   the benchmarks (figures and ratios to their references)"
+	@echo "make docs    the Robot keyword documentation (libdoc) in $(DOCS_DIR)/robot/"
 	@echo "make deps    install the Debian packages (needs root) ; make venv  the Python venv"
 
 deps:
@@ -52,6 +54,11 @@ test: deps venv firmware
 
 robot: deps venv firmware
 	$(VENV)/bin/robot --outputdir results robot/
+
+# docs: the Robot library's keyword documentation, built by libdoc
+docs: venv
+	@mkdir -p $(DOCS_DIR)/robot
+	$(VPY) -m robot.libdoc --name IcaLibrary robot/IcaLibrary/ $(DOCS_DIR)/robot/IcaLibrary.html
 
 bench: deps venv firmware
 	$(VPY) benchmarks/run_all.py

@@ -187,17 +187,15 @@ class LibraryContext:
         return self._from_cache(self._devices, device, "MCU session")
 
     def _cloud_for(self, device: int | str | None = None) -> "Cloud":
-        """The named device's cloud, else the active MCU session's, else Start Cloud's."""
-        if device is not None or (self._devices and self._cloud is None):
-            cloud = self._device_handle(device).cloud
-            if cloud is None:
-                raise AssertionError("the MCU session uses an external cloud: no cloud keywords there")
-            return cloud
-        if self._devices:
-            return self._devices.current.cloud
-        if self._cloud is None:
+        """The named device's cloud, else Start Cloud's, else the active MCU session's."""
+        if device is None and self._cloud is not None:
+            return self._cloud
+        if device is None and not self._devices:
             raise AssertionError("no cloud: use Start Cloud (or Start MCU Session) first")
-        return self._cloud
+        cloud = self._device_handle(device).cloud
+        if cloud is None:
+            raise AssertionError("the MCU session uses an external cloud: no cloud keywords there")
+        return cloud
 
     def _default_target(self) -> "Target | None":
         if self._devices:

@@ -107,7 +107,11 @@ class McuKeywords(LibraryContext):
                              device: int | str | None = None) -> int:
         """Waits for the firmware to exit (semihosting) and checks its exit code; returns the code.
 
-        Fails if the firmware still runs after ``timeout`` or exits with another code.
+        Fails if the firmware still runs after ``timeout`` or exits with another code; the
+        message ends with the trace tail.
+
+        Example:
+        | ${code}= | MCU Should Exit With | 0 | timeout=60s |
         """
         handle = self._device_handle(device)
         wait = seconds(timeout)

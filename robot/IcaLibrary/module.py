@@ -40,7 +40,7 @@ class ModuleKeywords(LibraryContext):
         """
         if alias and alias in self._modules._aliases:
             raise AssertionError(f"a module with alias {alias!r} already runs")
-        cloud = self._cloud if self._cloud is not None else self._cloud_for()
+        cloud = self._cloud_for()
         config = ModuleConfig(echo=echo, urc_ok=urc_ok, rx_format=rx_format,
                               faults=Faults(corrupt_ota_blocks=block_indexes(corrupt_ota_blocks)))
         config.use_cloud(cloud.addresses)
@@ -76,6 +76,10 @@ class ModuleKeywords(LibraryContext):
         (an MCU session), else the active module, else the active MCU session's.
 
         Fails if the state is not 2 (connected), with the state and the trace tail.
+
+        Example:
+        | Module Should Be Connected | module=second |
+        | Module Should Be Connected | device=left |
         """
         if module is None and (device is not None or not self._modules):
             target = self._device_handle(device)
