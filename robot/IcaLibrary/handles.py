@@ -21,7 +21,7 @@ from pysim.uart import TA_TO_TE, TE_TO_TA, UartRecord
 
 from .lines import LineLog
 
-TAIL_LINES = 24
+TAIL_LINES = 30
 
 
 class TraceTail:
@@ -61,7 +61,11 @@ class ModuleHandle:
         handle = cls(module, cloud.events, t0)
         cloud.events.listeners.append(handle._writer.event)
         module.on_output = handle.from_module
-        await module.start()
+        try:
+            await module.start()
+        except BaseException:
+            cloud.events.listeners.remove(handle._writer.event)
+            raise
         return handle
 
     def _record(self, direction: str, data: bytes) -> None:
