@@ -15,12 +15,15 @@ from robot.api import logger
 from robot.api.deco import keyword
 from robot.utils import ConnectionCache, timestr_to_secs
 
+from pysim.te import Line
+
+from .results import AtResponse, Urc
+
 if TYPE_CHECKING:
     from pysim.cloud import Cloud
 
     from .cloud import CloudObserver
     from .handles import DeviceHandle, ModuleHandle
-    from .results import AtResponse, Urc
 
 # How long a keyword may wait beyond its own timeout for the loop to answer.
 LOOP_GRACE = 10.0
@@ -149,6 +152,8 @@ class LibraryContext:
     def _response(self, response: "AtResponse | None") -> "AtResponse":
         """The response passed, else (deprecated form) the last command's."""
         if response is not None:
+            if not isinstance(response, AtResponse):
+                raise AssertionError(f"not a response of Send AT: {response!r}")
             return response
         if self._last_response is None:
             raise AssertionError("no command sent yet")
@@ -157,9 +162,10 @@ class LibraryContext:
         return self._last_response
 
     def _urc(self, urc: "Urc | None") -> "Urc":
-        """The URC passed, else (deprecated form) the one Wait For URC returned last."""
+        """The URC passed (a line's text is read as a URC), else (deprecated form) the one
+        Wait For URC returned last."""
         if urc is not None:
-            return urc
+            return urc if isinstance(urc, Urc) else Urc(Line(str(urc)))
         if self._last_urc is None:
             raise AssertionError("no URC taken yet: use Wait For URC first")
         logger.warn("a URC keyword without its urc argument is deprecated: pass the value Wait For URC returned")

@@ -144,6 +144,9 @@ def test_responses_are_returned_not_kept(lib):
     with pytest.raises(AssertionError, match=r"no \+IMQTTPARA line"):
         lib.response_field("+IMQTTPARA")                          # deprecated: the last response, AT's
     assert lib.set_at_timeout("2s") == "10 s" and lib.set_at_timeout(10) == "2 s"
+    assert lib.urc_field(1, '+IMQTTRCVPUB:1,"/a/b",2,"hi"') == "/a/b"     # a line's text reads as a URC
+    with pytest.raises(AssertionError, match="not a response of Send AT"):
+        lib.response_field("+IMQTTPARA", 0, ["+IMQTTPARA:1"])
 
 
 def test_uart_keywords_on_the_at_link(lib):
