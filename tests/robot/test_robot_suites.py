@@ -120,7 +120,8 @@ def test_module_suites_pass_in_parallel_with_pabot(tmp_path):
     command = [sys.executable, "-m", "pabot.pabot", "--no-pabotlib", "--processes", "2", "--chunk",
                "--command", sys.executable, "-m", "robot", "--end-command",
                "--outputdir", str(tmp_path), *(str(SUITES / name) for name in MODULE_SUITE_FILES)]
-    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=110)
+    # in tmp_path: pabot leaves its .pabotsuitenames in the working directory
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=110)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     result = ExecutionResult(str(tmp_path / "output.xml"))
     defined = sum(SuiteBuilder().build(str(SUITES / name)).test_count for name in MODULE_SUITE_FILES)
