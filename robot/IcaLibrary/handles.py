@@ -94,10 +94,17 @@ class ModuleHandle:
 
 
 def new_session(*, firmware: str | None, emulator: str | None, baud: int | None, faults: Faults,
-                trace: Callable[[str], Any], boot_timeout: float, module: dict[str, Any]) -> Session:
-    """The one place a ``Session`` is made."""
+                trace: Callable[[str], Any], boot_timeout: float, module: dict[str, Any],
+                board: str | None = None, identity: tuple[str, str, str] | None = None) -> Session:
+    """The one place a ``Session`` is made; ``board`` and ``identity`` (the device registered
+    in the session's cloud) default to the session's own defaults."""
+    more: dict[str, Any] = {}
+    if board:
+        more["board"] = board
+    if identity:
+        more["device"] = identity
     return Session(SessionOptions(firmware=firmware, emulator=emulator, baud=baud, faults=faults, trace=trace,
-                                  boot_timeout=boot_timeout, module=module))
+                                  boot_timeout=boot_timeout, module=module, **more))
 
 
 class DeviceHandle:

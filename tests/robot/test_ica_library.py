@@ -10,6 +10,9 @@ import sys
 import threading
 from pathlib import Path
 
+import shutil
+import subprocess
+
 import pytest
 
 ROBOT_DIR = Path(__file__).resolve().parents[2] / "robot"
@@ -200,3 +203,27 @@ def test_failures_end_with_the_trace_tail(lib):
     assert lines[-2].split()[1:] == ["TE->TA", "AT+IMQTTCONN\\r"], lines
     assert lines[-1].split()[1:] == ["TA->TE", "\\r\\n+CME", "ERROR:3\\r\\n"], lines
     assert any("ICA-SIM" in line for line in lines)
+
+
+def test_start_mcu_session_refuses_what_it_cannot_start(lib):
+    with pytest.raises(AssertionError, match="identity must be PK:DN:SECRET, got 'a1:dn'"):
+        lib.start_mcu_session(identity="a1:dn")
+    with pytest.raises(AssertionError, match="the MCU session did not start: FileNotFoundError: no firmware at"):
+        lib.start_mcu_session(firmware="/nonexistent.elf")
+
+
+@pytest.fixture
+def demo_elf() -> Path:
+    root = ROBOT_DIR.parent
+    subprocess.run(["make", "-s", "-C", str(root / "firmware"), "build/demo.elf"], check=True, capture_output=True)
+    return root / "firmware" / "build" / "demo.elf"
+
+
+@pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
+                    reason="needs qemu-system-arm and arm-none-eabi-gcc")
+def test_the_session_cloud_knows_the_identity_given(lib, demo_elf):
+    """The cloud knows the demo device with another secret: the firmware's login fails."""
+    lib.start_mcu_session(firmware=str(demo_elf), identity="a1demoPK:demo-device-01:not-the-firmware-secret")
+    line = lib.wait_for_line_on_uart(r"^STEP mqtt_auth (ok|fail)", regex=True, timeout=30)
+    assert line.groups == ["fail"], line
+    assert lib.wait_for_line_on_uart("+IMQTTAUTH:FAIL", uart="at-ta", timeout=5).direction == "TA->TE"
