@@ -59,6 +59,10 @@ Two Firmwares At Once
     Publish As Cloud    ${DEMO_TOPIC}/command    {"led":1}    device=right
     Cloud Should Receive    ${DEMO_TOPIC}/ack    payload={"ack":"led","value":1}    device=right
     Should Not Be On Uart    +IMQTTRCVPUB    timeout=0.5s    uart=at-ta    device=${left}
+    # stopping one leaves the other running
+    Stop MCU Session    left
+    Run Keyword And Expect Error    MCU session left was stopped    Module Should Be Connected    device=left
+    Module Should Be Connected    device=right
 
 A Firmware And A Module Side By Side
     [Tags]    firmware

@@ -180,11 +180,24 @@ class LibraryContext:
                                      else f"no {what}")
             return cache.current
         try:
-            return cache.get_connection(handle)
+            found = cache.get_connection(handle)
         except RuntimeError:
             raise AssertionError(f"no {what} {handle!r}: known are "
                                  f"{sorted(str(a) for a in cache._aliases) or 'none by alias'}, "
                                  f"indexes 1 to {len(cache)}") from None
+        if found.stopped:
+            raise AssertionError(f"{what} {found.label} was stopped")
+        return found
+
+    def _stop_handle(self, cache: ConnectionCache, handle: "Target") -> None:
+        """Stop one module or MCU session; it stays in the cache (indexes do not move), stopped.
+        If it was the active one, none is active until a Switch or a Start."""
+        try:
+            self._run(handle.stop())
+        finally:
+            handle.stopped = True
+            if cache.current is handle:
+                cache.current_index = None
 
     def _module_handle(self, module: int | str | None = None) -> "ModuleHandle":
         return self._from_cache(self._modules, module, "module")
@@ -239,9 +252,9 @@ class LibraryContext:
             self._reset()
             return
         errors: list[str] = []
-        steps = ([(f"MCU session {i}", d, "stop") for i, d in enumerate(self._devices, 1)]
+        steps = ([(f"MCU session {i}", d, "stop") for i, d in enumerate(self._devices, 1) if not d.stopped]
                  + [("cloud peer", o, "close") for o in self._observers.values()]
-                 + [(f"module {i}", m, "stop") for i, m in enumerate(self._modules, 1)]
+                 + [(f"module {i}", m, "stop") for i, m in enumerate(self._modules, 1) if not m.stopped]
                  + [("cloud", self._cloud, "stop")])
         for what, target, method in steps:
             if target is None:

@@ -48,6 +48,7 @@ class ModuleHandle:
         self.events = events
         self.t0 = t0
         self.label = ""              # the alias, else the index (set when registered)
+        self.stopped = False
         self.trace = TraceTail()
         self._writer = TraceWriter(self.trace, t0=t0)
         self.at_lines = LineLog(t0)
@@ -118,6 +119,7 @@ class DeviceHandle:
         self.trace = trace
         self.t0 = t0
         self.label = ""
+        self.stopped = False
         self.console_lines = LineLog(t0)
         self.at_lines = LineLog(t0)
         self._watch: asyncio.Task[None] | None = None

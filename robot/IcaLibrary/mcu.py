@@ -83,6 +83,21 @@ class McuKeywords(LibraryContext):
         self._devices.switch(self._device_handle(device))
         return previous
 
+    @keyword("Stop MCU Session")
+    def stop_mcu_session(self, device: int | str | None = None) -> None:
+        """Stops an MCU session (the emulator, its module and its cloud); returns nothing.
+
+        ``device`` is a handle; default the active session. The handle stays known but
+        stopped; if it was the active one, no session is active until `Switch Device`
+        or `Start MCU Session`.
+
+        Fails if there is no such session, it was stopped already, or it fails to stop.
+
+        Example:
+        | Stop MCU Session | left |
+        """
+        self._stop_handle(self._devices, self._device_handle(device))
+
     @keyword
     def console_should_show(self, regex: str, timeout: timedelta = timedelta(seconds=30),
                             device: int | str | None = None) -> str:

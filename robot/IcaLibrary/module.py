@@ -68,6 +68,23 @@ class ModuleKeywords(LibraryContext):
         return previous
 
     @keyword
+    def stop_module(self, module: int | str | None = None) -> None:
+        """Stops a module started by `Start Module` (its MQTT, CoAP and HTTP clients and tasks);
+        returns nothing.
+
+        ``module`` is a handle; default the active module. The handle stays known but
+        stopped; if it was the active one, no module is active until `Switch Module`
+        or `Start Module`.
+
+        Fails if there is no such module, it was stopped already, or it fails to stop.
+
+        Example:
+        | Stop Module | alpha |
+        | Switch Module | beta |
+        """
+        self._stop_handle(self._modules, self._module_handle(module))
+
+    @keyword
     def module_should_be_connected(self, module: int | str | None = None,
                                    device: int | str | None = None) -> None:
         """Checks that a module's MQTT connection to the cloud is up (state 2); returns nothing.

@@ -130,6 +130,14 @@ def test_two_modules_by_handle(lib):
         lib.start_module(alias="a")
     event = lib.wait_for_cloud_event("mqtt.subscribe", topic=f"/{PK}/dev-b/user/cmd")
     assert event.device == (PK, "dev-b")
+    lib.switch_module("b")
+    lib.stop_module()                            # the active one
+    with pytest.raises(AssertionError, match="module b was stopped"):
+        lib.send_at("AT", module="b")
+    with pytest.raises(AssertionError, match="no module: use Start Module first"):
+        lib.send_at("AT")
+    lib.send_at("AT", module="a")                # the other one runs on
+    assert lib.start_module() == 3
 
 
 def test_responses_are_returned_not_kept(lib):
