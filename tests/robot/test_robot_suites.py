@@ -91,7 +91,9 @@ def test_a_wrong_expectation_fails_the_suite(tmp_path):
 @pytest.mark.skipif(not HAVE_QEMU, reason="needs qemu-system-arm and arm-none-eabi-gcc")
 def test_a_failing_console_line_ends_the_wait_with_the_trace_tail(tmp_path):
     """A failing string seen on the firmware's console fails the wait at once; the message
-    ends with the device's console lines, AT lines both ways and cloud events."""
+    ends with the device's console lines, AT lines both ways and cloud events. (The
+    failing line comes after several cloud round trips: registered after the boot,
+    it cannot miss it.)"""
     subprocess.run(["make", "-s", "-C", str(ROOT / "firmware"), "build/demo.elf"], check=True, capture_output=True)
     suite = tmp_path / "must_fail_firmware.robot"
     suite.write_text(textwrap.dedent(f"""\
@@ -100,16 +102,16 @@ def test_a_failing_console_line_ends_the_wait_with_the_trace_tail(tmp_path):
         Test Teardown     Stop All
 
         *** Test Cases ***
-        MQTT Connect Taken For A Failure
+        HTTP Request Taken For A Failure
             Start MCU Session
-            Register Failing Uart String    STEP mqtt_connect ok
+            Register Failing Uart String    STEP http_request ok
             Wait For Line On Uart    DONE    timeout=60s
         """))
     run = run_robot(tmp_path / "out", str(suite))
     assert run.returncode == 1, run.stdout
     test = ExecutionResult(str(tmp_path / "out" / "output.xml")).suite.tests[0]
     head, tail = test.message.split("\nTrace tail of device 1 (s since it started):\n")
-    assert head.startswith("looking for 'DONE' on console: failing string 'STEP mqtt_connect ok' seen: console "), head
+    assert head.startswith("looking for 'DONE' on console: failing string 'STEP http_request ok' seen: console "), head
     assert "within 60 s" not in head
     labels = {line.split()[1] for line in tail.splitlines()}
     assert {"TE->TA", "TA->TE", "console"} <= labels, tail
