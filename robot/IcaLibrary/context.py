@@ -229,9 +229,10 @@ class LibraryContext:
         the active device, else the active module): AT lines both ways, console lines and
         cloud events, with their times in seconds."""
         target = target or self._default_target()
-        if target is None or not target.trace.last:
+        lines = target.trace_tail() if target is not None else []
+        if not lines:
             return AssertionError(message)
-        tail = "\n".join(target.trace.last)
+        tail = "\n".join(lines)
         return AssertionError(f"{message}\nTrace tail of {target.kind} {target.label} "
                               f"(s since it started):\n{tail}")
 
@@ -264,8 +265,8 @@ class LibraryContext:
             except BaseException as error:  # keep stopping the rest
                 errors.append(f"stopping the {what}: {type(error).__name__}: {error}")
         for index, device in enumerate(self._devices, 1):
-            if device.trace.all:
-                logger.info(f"trace of MCU session {index}:\n" + "\n".join(device.trace.all))
+            if device.full_trace():
+                logger.info(f"trace of MCU session {index}:\n" + "\n".join(device.full_trace()))
         loop, self._loop = self._loop, None
         try:
             loop.close()

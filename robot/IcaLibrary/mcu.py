@@ -57,7 +57,7 @@ class McuKeywords(LibraryContext):
             raise AssertionError(f"identity must be PK:DN:SECRET, got {identity!r}")
         try:
             handle = self._run(DeviceHandle.start(
-                trace, firmware=firmware, emulator=emulator, baud=baud, boot_timeout=boot, module={},
+                trace, firmware=firmware, emulator=emulator, baud=baud, boot_timeout=boot,
                 board=board, identity=parts,
                 faults=Faults(corrupt_ota_blocks=block_indexes(corrupt_ota_blocks))), boot + LIFECYCLE_TIMEOUT)
         except (OSError, RuntimeError, TimeoutError, ValueError) as error:   # no ELF/board/emulator, no boot
