@@ -16,7 +16,7 @@ from pysim.cloud import Cloud
 from pysim.events import EventLog
 from pysim.session import Session, SessionOptions
 from pysim.te import AtClient
-from pysim.trace import CONSOLE, TraceWriter
+from pysim.trace import TraceWriter
 from pysim.uart import TA_TO_TE, TE_TO_TA, UartRecord
 
 from .lines import LineLog
