@@ -5,12 +5,13 @@
 PYTHON    ?= python3
 VENV      := .venv
 VPY       := $(VENV)/bin/python
+DOCS_DIR  ?= build/docs
 APT_PKGS  := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi mosquitto mosquitto-clients libcoap3-bin \
              clang libclang-rt-dev
 # command that proves each package is there
 APT_CMDS  := qemu-system-arm arm-none-eabi-gcc /usr/sbin/mosquitto mosquitto_sub coap-client-notls clang
 
-.PHONY: all run test deps venv firmware unit-firmware robot bench fuzz clean help
+.PHONY: all run test deps venv firmware unit-firmware robot bench fuzz docs clean help
 all: test
 
 help:
@@ -18,6 +19,7 @@ help:
 	@echo "make test    the whole test suite (pytest, firmware host unit tests, Robot suites)"
 	@echo "make bench   the benchmarks (figures and ratios to their references)"
 	@echo "make fuzz    the fuzzers for FUZZ_SECONDS each (default 60), with their input counts"
+	@echo "make docs    the Robot keyword documentation (libdoc) in $(DOCS_DIR)/robot/"
 	@echo "make deps    install the Debian packages (needs root) ; make venv  the Python venv"
 
 deps:
@@ -54,6 +56,11 @@ test: deps venv firmware
 
 robot: deps venv firmware
 	$(VENV)/bin/robot --outputdir results robot/
+
+# docs: the Robot library's keyword documentation, built by libdoc
+docs: venv
+	@mkdir -p $(DOCS_DIR)/robot
+	$(VPY) -m robot.libdoc --name IcaLibrary robot/IcaLibrary/ $(DOCS_DIR)/robot/IcaLibrary.html
 
 bench: deps venv firmware
 	$(VPY) benchmarks/run_all.py
