@@ -36,6 +36,7 @@ from .renode_control import RenodeControl
 
 LOCALHOST = "127.0.0.1"
 CONNECT_RETRY = 0.05  # s between connection attempts while Renode boots
+STARTUP_TIMEOUT = 90.0  # s: Renode under mono starts in 3-5 s alone, in 30 s and more on a loaded machine
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_INSTALL = ROOT / ".renode" / "renode"  # where `make renode` installs it
 EXIT_MARK = "pysim-semihosting-exit"
@@ -69,6 +70,7 @@ class RenodeEmulator(Emulator):
                     "release (renode.io) and put `renode` on PATH or set PYSIM_RENODE to it")
 
     def __init__(self, *, start_paused: bool = False, **options: Any) -> None:
+        options.setdefault("startup_timeout", STARTUP_TIMEOUT)
         super().__init__(**options)
         self.start_paused = start_paused
         self.control: RenodeControl | None = None

@@ -1,9 +1,9 @@
-"""The Renode backend against the real uart_echo firmware: the semihosting verdict, and
-what Renode adds (virtual time, pausing, stepping). Skipped without Renode."""
+"""What the Renode backend adds to the generic emulator interface (virtual time, pausing,
+stepping, monitor commands), against the real uart_echo firmware. Skipped without Renode.
+The generic tests (boot, UART, pacing, exit code) run on Renode too: see test_qemu.py."""
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 from pathlib import Path
@@ -12,54 +12,23 @@ import pytest
 
 from pysim.emulators import RenodeEmulator
 from pysim.emulators.renode_control import RenodeCommandError
-from pysim.uart import TE_TO_TA, UartLink
 
 pytestmark = [
     pytest.mark.renode,
     pytest.mark.skipif(not RenodeEmulator.available(), reason=str(RenodeEmulator.why_unavailable())),
 ]
-STARTUP = 90.0  # s: Renode under mono starts in 3-5 s alone, much slower on a loaded machine
 AT_SCRIPT = ["AT", "AT+GMR", 'AT+IMQTTAUTH="pk","dn","secret"', "AT+IMQTTCONN"]
 QUANTUM = 0.005  # s of virtual time the firmware gets for each line
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.fed = bytearray()
-        self.on_output = None
-
-    def feed(self, data: bytes) -> None:
-        self.fed += data
 
 
 def elf_entry(elf: Path) -> int:
     return struct.unpack_from("<I", elf.read_bytes(), 24)[0] & ~1  # e_entry without the Thumb bit
 
 
-async def test_echoes_and_exits_with_the_semihosting_code(uart_echo_elf, boot_line):
-    async with RenodeEmulator(startup_timeout=STARTUP) as emu:
-        await emu.start(uart_echo_elf)
-        await emu.console.wait_for_line(boot_line, timeout=60)
-        module = Collector()
-        link = UartLink()
-        await link.start(emu.uart, module)
-        try:
-            module.on_output(b"AT\r")
-            await link.wait_for(TE_TO_TA, b"AT\r", timeout=30)
-            module.on_output(b"EXIT 7\r")
-            assert await emu.wait_exit(timeout=30) == 7  # bkpt 0xAB, seen by the backend's hook
-        finally:
-            await link.stop()
-        pid = emu.pid
-    assert emu.returncode is not None
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
-
-
 async def at_trace(elf: Path) -> list[tuple[float, str, float]]:
     """Feed AT_SCRIPT to a machine that runs only in QUANTUM steps of virtual time:
     (virtual time written, line echoed, virtual time of the echo) for each line."""
-    async with RenodeEmulator(start_paused=True, startup_timeout=STARTUP) as emu:
+    async with RenodeEmulator(start_paused=True) as emu:
         await emu.start(elf)
         await emu.watch_uart("uart")
         await emu.run_for(0.01)  # boot
@@ -84,7 +53,7 @@ async def test_virtual_time_of_an_at_exchange_is_the_same_on_every_run(uart_echo
 
 
 async def test_pause_step_run_for_and_resume(uart_echo_elf, boot_line):
-    async with RenodeEmulator(start_paused=True, startup_timeout=STARTUP) as emu:
+    async with RenodeEmulator(start_paused=True) as emu:
         await emu.start(uart_echo_elf)
         entry = elf_entry(uart_echo_elf)
         after_one = await emu.step()  # the first instruction of the reset handler

@@ -79,11 +79,11 @@ async def test_demo_with_independent_paho_peer(session_for):
     assert len(rereads) == 1
 
 
-async def test_demo_scenario_verdict_passes(session_for):
-    session = await session_for(faults=Faults(corrupt_ota_blocks={0, 5}))
+async def test_demo_scenario_verdict_passes(session_for, backend):
+    session = await session_for(faults=Faults(corrupt_ota_blocks={0, 5}), emulator=backend)
     verdict = await DemoScenario(session, timeout=60).run()
     assert verdict.passed, verdict.summary()
-    assert verdict.exit_code == 0
+    assert verdict.exit_code == 0 and session.emulator.name == backend
     assert verdict.facts["crc re-reads"] == 2
     assert verdict.facts["telemetry messages at the cloud"] >= 3
 
