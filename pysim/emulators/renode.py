@@ -78,6 +78,7 @@ class RenodeEmulator(Emulator):
         self._semihosting_exit: asyncio.Future[int] | None = None
         self._testers: dict[str, int] = {}
         self._stepping = False
+        self.exit_hooks = True  # hook the semihosting calls in the generated script
 
     @classmethod
     def command(cls) -> str | None:
@@ -111,7 +112,8 @@ class RenodeEmulator(Emulator):
             f"$console_port={console_port}",
             f"i @{board.renode_script}",
         ]
-        lines += [f'sysbus.cpu AddHook {address:#x} "{EXIT_HOOK}"' for address in semihosting_calls(firmware)]
+        if self.exit_hooks:
+            lines += [f'sysbus.cpu AddHook {address:#x} "{EXIT_HOOK}"' for address in semihosting_calls(firmware)]
         if not self.start_paused:
             lines.append("start")
         return "\n".join(lines + [""])
