@@ -76,6 +76,27 @@ def split_fields(text: str, *, strict: bool = False, escapes: str = ESCAPES) -> 
         i += 1  # the comma
 
 
+def find_outside_quotes(text: str, i: int, stops: str, escapes: str = ESCAPES) -> int:
+    """Index of the first character of ``stops`` at or after ``i`` that is outside a
+    quoted string (len(text) when there is none)."""
+    in_quote = False
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if in_quote:
+            if c == "\\" and i + 1 < n and text[i + 1] in escapes:
+                i += 2
+                continue
+            if c == '"':
+                in_quote = False
+        elif c == '"':
+            in_quote = True
+        elif c in stops:
+            return i
+        i += 1
+    return n
+
+
 def _next_comma(text: str, i: int) -> int:
     j = text.find(",", i)
     return len(text) if j < 0 else j

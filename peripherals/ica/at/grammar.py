@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 from .catalogue import Form
 from .errors import BadParams, Unknown
 from .events import Command
-from .fields import ESCAPES, Arg, split_fields
+from .fields import ESCAPES, Arg, find_outside_quotes, split_fields
 
 Warner = Callable[[str], Callable[[str], None]]   # command text -> its warn callable
 
@@ -70,19 +70,4 @@ def parse_extended(text: str, warner: Warner, escapes: str = ESCAPES) -> Command
 
 def end_of_extended(body: str, i: int, escapes: str = ESCAPES) -> int:
     """Index of the ``;`` ending the extended command at ``i`` (or len), quotes respected."""
-    in_quote = False
-    j = i
-    while j < len(body):
-        c = body[j]
-        if in_quote:
-            if c == "\\" and j + 1 < len(body) and body[j + 1] in escapes:
-                j += 2
-                continue
-            if c == '"':
-                in_quote = False
-        elif c == '"':
-            in_quote = True
-        elif c == ";":
-            return j
-        j += 1
-    return j
+    return find_outside_quotes(body, i, ";", escapes)
