@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .located import Located, unwrap
+
 
 class ScenarioError(ValueError):
     """A scenario file is wrong; the message starts with ``FILE:LINE:``."""
@@ -75,8 +77,6 @@ def _describe(value: Any) -> str:
 def check_fields(located: dict[str, Any], fields: dict[str, Field], where: str, path: str, label: str) -> dict[str, Any]:
     """The values of ``located`` (``Located`` values by key) checked against ``fields``,
     defaults filled in; raises ``ScenarioError`` at the offending value's line."""
-    from .loader import Located, unwrap
-
     out: dict[str, Any] = {}
     for key, item in located.items():
         line = item.line if isinstance(item, Located) else None

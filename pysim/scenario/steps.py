@@ -305,7 +305,7 @@ class InjectFault(Step):
 
     @classmethod
     def schema(cls, body: dict[str, Any]) -> dict[str, Field]:
-        from .loader import unwrap
+        from .located import unwrap
 
         name = unwrap(body.get("fault"))
         kind = FAULTS.get(name) if isinstance(name, str) else None
