@@ -13,8 +13,7 @@ from typing import Any
 
 import yaml
 
-from .located import Located, unwrap
-from .schema import TOP_FIELDS, ScenarioError, check_fields
+from .schema import TOP_FIELDS, Located, ScenarioError, check_fields, unwrap
 from .steps import STEPS, Step
 
 
