@@ -186,6 +186,9 @@ typedef struct {
 #define ICA_STEP_WAIT(matches, timeout_ms) {NULL, NULL, (matches), (uint16_t)ICA_ARRAY_LEN(matches), (timeout_ms)}
 #define ICA_STEPS_DEFINE(sym, ...) static const ica_step_t sym[] = {__VA_ARGS__}
 
+/* A script named after its symbol; `steps` and `abort_matches` are arrays
+ * (ICA_STEPS_DEFINE, ICA_MATCHES_DEFINE). Without abort matches use
+ * ICA_SCRIPT_NO_ABORT_DEFINE. */
 #define ICA_SCRIPT_DEFINE(sym, steps, abort_matches, cb, timeout_ms)                                      \
     static const ica_script_t sym = {#sym, (steps), (uint16_t)ICA_ARRAY_LEN(steps), (abort_matches),      \
                                      (uint16_t)ICA_ARRAY_LEN(abort_matches), (cb), (timeout_ms)}
