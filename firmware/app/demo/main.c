@@ -369,7 +369,7 @@ int main(void)
     console2("LOG exit after ", policy.forever ? "never" : DEMO_EXIT_AFTER);
     st.led_command = -1;
     st.version = FW_VERSION;
-    ica_at_init(&modem, &bsp_port, unsolicited, ICA_ARRAY_LEN(unsolicited), NULL);
+    ica_at_init(&modem, &demo_port, unsolicited, ICA_ARRAY_LEN(unsolicited), NULL);
 
     start_module();
     run(&mqtt_auth, EXIT_AUTH);

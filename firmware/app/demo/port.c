@@ -54,7 +54,7 @@ static void port_log(void *ctx, ica_log_dir_t dir, const char *line, size_t len)
     t_console(&t);
 }
 
-const ica_port_t bsp_port = {
+const ica_port_t demo_port = {
     .write = port_write,
     .read = port_read,
     .millis = port_millis,

@@ -5,6 +5,6 @@
 
 #include "ica_at.h"
 
-extern const ica_port_t bsp_port;
+extern const ica_port_t demo_port;
 
 #endif
