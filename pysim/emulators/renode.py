@@ -95,8 +95,9 @@ class RenodeEmulator(Emulator):
             return board.renode_platform
         return f"@{(board.path.parent / board.renode_platform).resolve()}"
 
-    def script(self, firmware: Path, board: Board, uart_port: int, console_port: int) -> str:
-        """The generated start-up script: sets the board script's variables, includes it,
+    def script(self, firmware: Path, board: Board, uart_port: int, console_port: int | None) -> str:
+        """The generated start-up script: sets the board script's variables and includes it
+        (the machine), puts the board's AT UART and console (if any) on TCP server sockets,
         hooks the semihosting calls and starts (unless ``start_paused``)."""
         platform = self.platform_file(board)
         for path in (str(firmware), str(board.renode_script), platform):
@@ -106,12 +107,14 @@ class RenodeEmulator(Emulator):
             f'$name="{board.name}"',
             f"$bin=@{firmware}",
             f"$platform={platform}",
-            f"$uart={board.uart.renode}",
-            f"$console={board.console.renode}",
-            f"$uart_port={uart_port}",
-            f"$console_port={console_port}",
             f"i @{board.renode_script}",
         ]
+        # Renode listens, the harness connects; "false": no telnet negotiation bytes
+        serial = [("uart", board.uart, uart_port), ("console", board.console, console_port)]
+        for terminal, wiring, port in serial:
+            if wiring is not None and port is not None:
+                lines += [f'emulation CreateServerSocketTerminal {port} "{terminal}" false',
+                          f"connector Connect {wiring.renode} {terminal}"]
         if self.exit_hooks:
             lines += [f'sysbus.cpu AddHook {address:#x} "{EXIT_HOOK}"' for address in semihosting_calls(firmware)]
         if not self.start_paused:
@@ -129,7 +132,12 @@ class RenodeEmulator(Emulator):
         self.control = RenodeControl(control_port)
         await self._until(self.control.ready(), f"Renode's robot server on port {control_port}")
         await self._until(self.control.execute(f"include @{script}"), "the start-up script")
+        return await self._connect_serial(uart_port, console_port if board.console is not None else None)
+
+    async def _connect_serial(self, uart_port: int, console_port: int | None) -> tuple[Any, Any]:
         uart = await self._until(_connect(uart_port), f"Renode listening on port {uart_port} (UART)")
+        if console_port is None:
+            return uart, None
         try:
             console = await self._until(_connect(console_port), f"Renode listening on port {console_port} (console)")
         except BaseException:
