@@ -98,7 +98,7 @@ def test_plugin_in_a_project_sync_async_marker_and_failure_trace(project, demo_e
     # the failure: the timeout names the pattern and the last lines; the trace section follows
     assert "no console line matching '^STEP reboot ok' within 1 s; last lines:" in out
     assert "- pysim trace (" in out
-    assert 'TE->TA AT+IMQTTAUTH="a1demoPK","demo-device-01","demo-secret-01"\\r' in out
+    assert 'TE->TA AT+IMQTTAUTH="a1demoPK","demo-device-01",' in out and "demo-secret-01" not in out
     assert "TA->TE \\r\\n+IMQTTSTATE:2\\r\\n" in out and "console STEP mqtt_connect ok" in out
     assert "TA<->cloud mqtt.connect a1demoPK/demo-device-01" in out
     # the file named after the test, and the JUnit XML's property
