@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="the demo: cloud + module + firmware in an emulator, headless")
     p.add_argument("--firmware", type=Path, default=None, help="ELF to run (default: the demo, built if missing)")
-    p.add_argument("--board", default="netduinoplus2")
+    p.add_argument("--board", default="netduinoplus2",
+                   help="a board name (netduinoplus2, netduino2, stm32vldiscovery, ...) or the path of a "
+                        "board description .json (docs/boards.md) (default: %(default)s)")
     p.add_argument("--emulator", default=None, choices=["qemu", "renode", "auto"])
     p.add_argument("--baud", type=int, default=None, help="pace the UART at this baud rate")
     p.add_argument("--timeout", type=float, default=90.0, help="seconds the scenario may take")
@@ -99,7 +101,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-file", type=Path, default=None, help="also write the trace to this file")
     p.add_argument("--json", type=Path, default=None, metavar="FILE",
                    help="write the verdict as JSON (passed, exit code, reason, steps, facts) for CI")
+    add_contract_and_debug_options(p)
     return parser
+
+
+# ---- `pysim run`: firmware contract and debugger options (boards helper) ----------------------
+# The contract (docs/firmware-contract.md) says which UART is which, when the firmware is
+# ready and where the verdict comes from; unset options take the board's, then the demo's.
+def add_contract_and_debug_options(p: argparse.ArgumentParser) -> None:
+    from pysim.contract import READY_KINDS, VERDICT_KINDS, Ready, Verdict
+    g = p.add_argument_group("firmware contract (default: the board's, else BOOT line, USART1 AT, "
+                             "USART2 console, semihosting exit code)")
+    g.add_argument("--at-uart", default=None, metavar="USARTn", help="the UART carrying AT to the module")
+    g.add_argument("--console-uart", default=None, metavar="USARTn|none", help="the firmware's console UART")
+    g.add_argument("--ready", default=None, type=_contract_type(Ready.parse), metavar="|".join(READY_KINDS),
+                   help="when the firmware is ready: a console line matches, its first AT byte, or at once")
+    g.add_argument("--verdict", default=None, type=_contract_type(Verdict.parse), metavar="|".join(VERDICT_KINDS),
+                   help="where the result comes from: the semihosting exit code, a console line "
+                        "(group `code` or `result`), or only the runner's expect/fail texts")
+    g = p.add_argument_group("debugger (docs/debugging.md)")
+    g.add_argument("--gdb", type=int, default=None, metavar="PORT",
+                   help="serve GDB on 127.0.0.1:PORT (gdb-multiarch ELF -ex 'target remote :PORT')")
+    g.add_argument("--gdb-wait", action="store_true", help="with --gdb: hold the CPU until GDB continues it")
+
+
+def _contract_type(parse):
+    def convert(text: str) -> str:
+        from pysim.contract import ContractError
+        try:
+            parse(text)
+        except ContractError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return text
+    return convert
+
+
+def contract_options(args: argparse.Namespace) -> dict:
+    """SessionOptions fields from the contract and debugger options of `pysim run`."""
+    from pysim.contract import FirmwareContract
+    if args.gdb_wait and args.gdb is None:
+        raise ValueError("--gdb-wait needs --gdb PORT")
+    return {"contract": FirmwareContract.of(at_uart=args.at_uart, console_uart=args.console_uart, ready=args.ready,
+                                            verdict=args.verdict),
+            "gdb_port": args.gdb, "gdb_wait": args.gdb_wait}
+# ---- end of the contract and debugger options ---------------------------------------------
 
 
 async def until_signalled(body: Callable[[asyncio.Event], Awaitable[int]]) -> int:
@@ -208,7 +253,12 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         if trace_file:
             trace_file.write(line + "\n")
 
-    session = Session(SessionOptions(firmware=args.firmware, board=args.board,
+    try:
+        debug_and_contract = contract_options(args)
+    except ValueError as error:
+        print(f"pysim run: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    session = Session(SessionOptions(firmware=args.firmware, board=args.board, **debug_and_contract,
                                      emulator=None if args.emulator == "auto" else args.emulator,
                                      baud=args.baud, trace=sink,
                                      faults=Faults(corrupt_ota_blocks=blocks,

@@ -22,8 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from peripherals.ica import Faults, IcaModule, ModuleConfig
+from pysim import contract as firmware_contract
 from pysim.cloud import Cloud
-from pysim.emulators import get_emulator
+from pysim.contract import FirmwareContract
+from pysim.emulators import Board, get_emulator
+from pysim.emulators.board import built_app
 from pysim.emulators.base import Emulator
 from pysim.events import EventLog
 from pysim.trace import Sink, TraceWriter
@@ -32,7 +35,7 @@ from pysim.uart import FaultHook, UartLink
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_FIRMWARE = ROOT / "firmware" / "build" / "demo.elf"
 DEMO_DEVICE = ("a1demoPK", "demo-device-01", "demo-secret-01")   # the demo firmware's defaults
-BOOT_LINE = re.compile(r"^BOOT ")
+BOOT_LINE = firmware_contract.DEFAULTS.ready.regex
 
 
 @dataclass
@@ -49,10 +52,16 @@ class SessionOptions:
     workdir: Path | None = None               # the module's NV store goes here
     trace: Sink | None = None                 # where the readable trace goes
     boot_timeout: float = 20.0
+    # firmware contract and debugger (pysim/contract.py, docs/firmware-contract.md, docs/debugging.md)
+    contract: FirmwareContract | None = None  # this run's wiring/ready/verdict; None: the board's
+    gdb_port: int | None = None               # serve GDB on 127.0.0.1:PORT
+    gdb_wait: bool = False                    # hold the CPU until GDB continues it
 
     @property
     def firmware_path(self) -> Path:
-        return Path(self.firmware) if self.firmware else DEMO_FIRMWARE
+        if self.firmware:
+            return Path(self.firmware)
+        return built_app(ROOT / "firmware", self.board, "demo") or DEMO_FIRMWARE
 
 
 class Session:
@@ -66,6 +75,7 @@ class Session:
         self.trace = TraceWriter(self.options.trace) if self.options.trace else None
         self.t_spawn: float | None = None
         self.t_boot: float | None = None
+        self.contract: FirmwareContract | None = None  # the effective contract once started
 
     @property
     def console_lines(self) -> list[str]:
@@ -99,18 +109,29 @@ class Session:
         config.use_cloud(addresses)
         self.module = IcaModule(config, events=self.events)
         await self.module.start()
-        self.emulator = get_emulator(o.emulator)
+        await self._start_firmware(firmware)
+
+    # ---- the firmware contract and the debugger (logic in pysim/contract.py) ----
+    async def _start_firmware(self, firmware: Path) -> None:
+        """Start the emulator with the contract's wiring and wait until the firmware is
+        ready; the UART link starts when the contract says."""
+        o = self.options
+        board = Board.load(o.board)
+        self.contract = firmware_contract.effective(o.contract, board.contract)
+        board = board.with_wiring(self.contract.at_uart, self.contract.console_uart)
+        self.emulator = get_emulator(o.emulator, gdb_port=o.gdb_port, gdb_wait=o.gdb_wait)
         self.t_spawn = time.monotonic()
-        await self.emulator.start(firmware, o.board)
-        assert self.emulator.console is not None
-        if self.trace:
-            self.emulator.console.listeners.append(self.trace.console)
-        self.emulator.console.listeners.append(
-            lambda t, line: self.events.emit("console.line", None, line=line))
-        await self.emulator.console.wait_for_line(BOOT_LINE, timeout=o.boot_timeout)
+        await self.emulator.start(firmware, board)
+        if self.emulator.console is not None:
+            if self.trace:
+                self.emulator.console.listeners.append(self.trace.console)
+            self.emulator.console.listeners.append(
+                lambda t, line: self.events.emit("console.line", None, line=line))
+        self.link = link = UartLink(o.baud, faults=o.uart_faults, trace=self.trace)
+        emulator, module = self.emulator, self.module
+        await firmware_contract.wait_ready(self.contract, emulator, link, lambda: link.start(emulator.uart, module),
+                                           None if o.gdb_wait else o.boot_timeout)
         self.t_boot = time.monotonic()
-        self.link = UartLink(o.baud, faults=o.uart_faults, trace=self.trace)
-        await self.link.start(self.emulator.uart, self.module)
 
     async def wait_console(self, pattern: str | re.Pattern[str], timeout: float = 30.0) -> str:
         """The first console line (past or future) matching the regex ``pattern``."""
@@ -119,9 +140,10 @@ class Session:
         return await self.emulator.console.wait_for_line(regex, timeout=timeout)
 
     async def wait_exit(self, timeout: float | None = None) -> int | None:
-        """The firmware's exit code, or None while it still runs after ``timeout`` s."""
-        assert self.emulator is not None
-        return await self.emulator.wait_exit(timeout)
+        """The firmware's exit code by the contract's verdict, or None while it still runs
+        after ``timeout`` s."""
+        assert self.emulator is not None and self.contract is not None
+        return await firmware_contract.wait_verdict(self.contract, self.emulator, timeout)
 
     async def stop(self) -> None:
         """Stop the link, the emulator, the module and the cloud; idempotent, never raises

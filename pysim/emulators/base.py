@@ -49,16 +49,30 @@ class Emulator(ABC):
     """One emulated MCU. Use as ``async with QemuEmulator() as emu: await emu.start(elf)``.
 
     After ``start``: ``uart`` is the board's module UART (raw bytes, both ways),
-    ``console`` the firmware's debug console (lines), ``pid`` the process id.
+    ``console`` the firmware's debug console (lines; None when the board's wiring
+    has no console), ``pid`` the process id.
+
+    ``gdb_port``: serve the GDB remote protocol there (127.0.0.1); ``gdb_wait``:
+    hold the CPU until a debugger continues it. Each backend implements both in
+    ``_launch`` (QEMU: ``-gdb tcp:...`` and ``-S``; Renode: ``machine
+    StartGdbServer``) and sets ``supports_gdb``.
     """
 
     name: ClassVar[str]
     executable: ClassVar[str]  # the command looked up on PATH
     install_hint: ClassVar[str]  # what to install when it is missing
+    supports_gdb: ClassVar[bool] = False
 
-    def __init__(self, *, startup_timeout: float = 20.0, stop_grace: float = 3.0) -> None:
+    def __init__(self, *, startup_timeout: float = 20.0, stop_grace: float = 3.0, gdb_port: int | None = None,
+                 gdb_wait: bool = False) -> None:
+        if (gdb_port is not None or gdb_wait) and not self.supports_gdb:
+            raise EmulatorError(f"{self.name}: this backend has no GDB server yet")
+        if gdb_wait and gdb_port is None:
+            raise EmulatorError(f"{self.name}: gdb_wait needs a gdb_port")
         self.startup_timeout = startup_timeout
         self.stop_grace = stop_grace
+        self.gdb_port = gdb_port
+        self.gdb_wait = gdb_wait
         self.board: Board | None = None
         self.uart: SerialStream | None = None
         self.console: Console | None = None
@@ -103,12 +117,12 @@ class Emulator(ABC):
             await self.stop()
             raise
         self.uart = SerialStream(*uart)
-        self.console = Console(*console)
+        self.console = Console(*console) if console is not None else None
 
     @abstractmethod
-    async def _launch(self, firmware: Path, board: Board) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    async def _launch(self, firmware: Path, board: Board) -> tuple[tuple[Any, Any], tuple[Any, Any] | None]:
         """Spawn the process (with ``_spawn``) and return the (reader, writer) pairs of
-        the module UART and of the console."""
+        the module UART and of the console (None when ``board.console`` is None)."""
 
     @property
     def pid(self) -> int | None:

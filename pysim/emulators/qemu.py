@@ -15,22 +15,23 @@ LOCALHOST = "127.0.0.1"
 
 class QemuEmulator(Emulator):
     """``icount``: run with ``-icount shift=auto`` (virtual time near real time).
-    ``gdb_port``: open a GDB server there and hold the CPU until GDB continues."""
+    ``gdb_port``/``gdb_wait`` (see ``Emulator``): ``-gdb tcp:127.0.0.1:PORT`` and ``-S``."""
 
     name = "qemu"
     executable = "qemu-system-arm"
     install_hint = "install it with `apt-get install qemu-system-arm` (or set PYSIM_QEMU to the binary)"
+    supports_gdb = True
 
-    def __init__(self, *, icount: bool = False, gdb_port: int | None = None, extra_args: tuple[str, ...] = (),
-                 **options: Any) -> None:
+    def __init__(self, *, icount: bool = False, extra_args: tuple[str, ...] = (), **options: Any) -> None:
         super().__init__(**options)
         self.icount = icount
-        self.gdb_port = gdb_port
         self.extra_args = extra_args
 
-    def command_line(self, firmware: Path, board: Board, uart_port: int, console_port: int) -> list[str]:
+    def command_line(self, firmware: Path, board: Board, uart_port: int, console_port: int | None) -> list[str]:
         """The QEMU command line; the serial indexes and machine come from ``board``."""
-        ports = {board.uart.index: uart_port, board.console.index: console_port}
+        ports = {board.uart.index: uart_port}
+        if board.console is not None and console_port is not None:
+            ports[board.console.index] = console_port
         argv = [self.command() or self.executable, "-M", board.qemu_machine, "-display", "none", "-monitor", "none"]
         for index in range(max(ports) + 1):
             if index in ports:
@@ -42,29 +43,29 @@ class QemuEmulator(Emulator):
         if self.icount:
             argv += ["-icount", "shift=auto"]
         if self.gdb_port is not None:
-            argv += ["-gdb", f"tcp:{LOCALHOST}:{self.gdb_port}", "-S"]
+            argv += ["-gdb", f"tcp:{LOCALHOST}:{self.gdb_port}"] + (["-S"] if self.gdb_wait else [])
         return argv + list(self.extra_args)
 
-    async def _launch(self, firmware: Path, board: Board) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    async def _launch(self, firmware: Path, board: Board) -> tuple[tuple[Any, Any], tuple[Any, Any] | None]:
         loop = asyncio.get_running_loop()
-        uart: asyncio.Future[tuple[Any, Any]] = loop.create_future()
-        console: asyncio.Future[tuple[Any, Any]] = loop.create_future()
+        wanted = 2 if board.console is not None else 1
+        accepted: list[asyncio.Future[tuple[Any, Any]]] = [loop.create_future() for _ in range(wanted)]
         servers = []
         try:
-            for accepted in (uart, console):
-                servers.append(await asyncio.start_server(_accept_once(accepted), LOCALHOST, 0))
-            uart_port, console_port = (s.sockets[0].getsockname()[1] for s in servers)
-            await self._spawn(self.command_line(firmware, board, uart_port, console_port))
-            pairs = await self._until(asyncio.gather(uart, console), "connection to the serial sockets")
+            for future in accepted:
+                servers.append(await asyncio.start_server(_accept_once(future), LOCALHOST, 0))
+            ports = [s.sockets[0].getsockname()[1] for s in servers]
+            await self._spawn(self.command_line(firmware, board, ports[0], ports[1] if wanted == 2 else None))
+            pairs = await self._until(asyncio.gather(*accepted), "connection to the serial sockets")
         except BaseException:
-            for accepted in (uart, console):
-                if accepted.done() and not accepted.cancelled():
-                    accepted.result()[1].close()
+            for future in accepted:
+                if future.done() and not future.cancelled():
+                    future.result()[1].close()
             raise
         finally:
             for server in servers:
                 server.close()  # stop listening; the accepted connections stay open
-        return pairs[0], pairs[1]
+        return pairs[0], (pairs[1] if wanted == 2 else None)
 
 
 def _accept_once(accepted: asyncio.Future[tuple[Any, Any]]):

@@ -1,0 +1,68 @@
+"""Every board in platforms/ with its BSP: the firmware's facts match the board
+description, uart_echo runs on each, and the demo passes on each under QEMU."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pysim.emulators import Board, QemuEmulator
+from pysim.emulators.board import board_names
+from pysim.session import DemoScenario, Session, SessionOptions
+
+FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
+
+BOARDS = ["netduinoplus2", "netduino2", "stm32vldiscovery"]
+
+
+def test_every_board_has_a_bsp_and_a_description():
+    assert set(BOARDS) <= set(board_names())
+    bsps = {p.parent.name for p in (FIRMWARE / "bsp").glob("*/board.mk")}
+    assert bsps == set(board_names())
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_bsp_facts_match_the_description(name):
+    """Memory (memory.ld) and USART addresses/IRQs (board headers) agree with the JSON."""
+    board = Board.load(name)
+    bsp = FIRMWARE / "bsp" / name
+    memory = (bsp / "memory.ld").read_text()
+    for region, key in (("FLASH", "flash"), ("RAM", "sram")):
+        m = re.search(rf"{region}\s+\(\w+\)\s*: ORIGIN = (0x[0-9A-Fa-f]+), LENGTH = (\d+)K", memory)
+        assert m, f"{region} not in {bsp / 'memory.ld'}"
+        assert (int(m.group(1), 16), int(m.group(2)) * 1024) == (board.memory[key].base, board.memory[key].size)
+    headers = (bsp / "board.h").read_text()
+    include = re.search(r'#include "(stm32f2f4\.h)"', headers)
+    if include:
+        headers += (FIRMWARE / "bsp" / "common" / include.group(1)).read_text()
+    defined = dict(re.findall(r"#define BOARD_(USART\d_(?:BASE|IRQ)) (0x[0-9A-Fa-f]+|\d+)u", headers))
+    for wiring in board.uarts.values():
+        number = re.search(r"\d", wiring.peripheral).group(0)
+        assert int(defined[f"USART{number}_BASE"], 0) == wiring.base, wiring
+        assert int(defined[f"USART{number}_IRQ"], 0) == wiring.irq, wiring
+    assert (board.qemu_machine, board.uart.peripheral, board.console.peripheral) == (name, "USART1", "USART2")
+
+
+@pytest.mark.parametrize("name", BOARDS)
+async def test_uart_echo_on_every_board(firmware_elf, name):
+    async with QemuEmulator() as emu:
+        await emu.start(firmware_elf("uart_echo", name), name)
+        await emu.console.wait_for_line("BOOT uart-echo", timeout=20)
+        payload = bytes(range(32, 127)) + b"\r"
+        emu.uart.writer.write(payload + b"EXIT 42\r")
+        assert await emu.uart.reader.readexactly(len(payload) + 8) == payload + b"EXIT 42\r"
+        assert await emu.wait_exit(20) == 42
+
+
+@pytest.mark.parametrize("name", ["netduino2", "stm32vldiscovery"])  # netduinoplus2: tests/session
+async def test_demo_passes_on_board(firmware_elf, tmp_path, name):
+    session = Session(SessionOptions(firmware=firmware_elf("demo", name), board=name, workdir=tmp_path))
+    try:
+        await session.start()
+        verdict = await DemoScenario(session, ota_size=8 * 1024, timeout=60).run()
+    finally:
+        await session.stop()
+    assert verdict.passed, verdict.summary()
+    assert verdict.facts["version reported"] == "1.1.0"
