@@ -38,6 +38,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="emulator backend for mcu_session: qemu (default) or renode")
     group.addoption("--pysim-trace", action="store_true",
                     help="print the readable AT/cloud trace of each module test")
+    # debugger (docs/debugging.md): also per test with @pytest.mark.pysim_gdb(port, wait=True)
+    group.addoption("--pysim-gdb", type=int, default=None, metavar="PORT",
+                    help="mcu_session serves GDB on 127.0.0.1:PORT (default: no GDB server)")
+    group.addoption("--pysim-gdb-wait", action="store_true",
+                    help="with --pysim-gdb: hold the CPU until GDB continues it")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "pysim_gdb(port, wait=False): mcu_session serves GDB on this port")
+
+
+def gdb_options(request: pytest.FixtureRequest) -> dict:
+    """``gdb_port``/``gdb_wait`` for a session: the test's pysim_gdb marker, else the options."""
+    marker = request.node.get_closest_marker("pysim_gdb")
+    if marker is not None:
+        port = marker.kwargs.get("port", marker.args[0] if marker.args else None)
+        return {"gdb_port": port, "gdb_wait": bool(marker.kwargs.get("wait", False))}
+    return {"gdb_port": request.config.getoption("--pysim-gdb"),
+            "gdb_wait": request.config.getoption("--pysim-gdb-wait")}
 
 
 def parse_device(spec: str) -> tuple[str, str, str]:
@@ -117,6 +136,8 @@ async def mcu_session(request: pytest.FixtureRequest, tmp_path: Path):
 
     async def make(**options) -> Session:
         options.setdefault("emulator", request.config.getoption("--pysim-emulator"))
+        for key, value in gdb_options(request).items():
+            options.setdefault(key, value)
         options.setdefault("workdir", tmp_path)
         session = Session(SessionOptions(**options))
         made.append(session)

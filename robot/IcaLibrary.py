@@ -588,7 +588,8 @@ class IcaLibrary:
     @keyword("Start MCU Session")
     def start_mcu_session(self, firmware: str | None = None, corrupt_ota_blocks: str | list[int] = "",
                           emulator: str | None = None, baud: int | None = None, trace: bool = False,
-                          boot_timeout: timedelta = timedelta(seconds=20)) -> None:
+                          boot_timeout: timedelta = timedelta(seconds=20), board: str = "netduinoplus2",
+                          gdb_port: int | None = None, gdb_wait: bool = False) -> None:
         """Starts a cloud, a module and the firmware in an emulator, wired by a UART link.
 
         Returns once the firmware's console shows its ``BOOT`` line. The demo device
@@ -599,15 +600,19 @@ class IcaLibrary:
         - ``emulator``: ``qemu`` (default) or ``renode``.
         - ``baud``: pace the UART at this rate; default as fast as it goes.
         - ``trace``: keep the readable UART/cloud/console trace and log it at `Stop All`.
+        - ``board``: a board name or description file (docs/boards.md).
+        - ``gdb_port``: serve GDB on 127.0.0.1:``gdb_port``; ``gdb_wait``: hold the CPU until
+          GDB continues it (the keyword then waits for the debugger, see docs/debugging.md).
         """
         if self._session is not None or self._cloud is not None:
             raise AssertionError("a cloud or session is already running: Stop All first")
         options = SessionOptions(firmware=firmware, emulator=emulator, baud=baud,
                                  faults=Faults(corrupt_ota_blocks=_block_indexes(corrupt_ota_blocks)),
                                  trace=self._trace.append if trace else None,
-                                 boot_timeout=_seconds(boot_timeout))
+                                 boot_timeout=_seconds(boot_timeout), board=board,
+                                 gdb_port=int(gdb_port) if gdb_port else None, gdb_wait=gdb_wait)
         session = Session(options)
-        self._run(session.start(), options.boot_timeout + LIFECYCLE_TIMEOUT)
+        self._run(session.start(), (24 * 3600.0 if gdb_wait else options.boot_timeout) + LIFECYCLE_TIMEOUT)
         self._session = session
         logger.info(f"firmware {options.firmware_path} booted: {session.console_lines[-1:]}")
 

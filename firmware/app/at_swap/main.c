@@ -12,9 +12,11 @@
 #define TRIES 20
 #define TRY_MS 250u
 
+volatile int tries; /* "AT" sent so far (the debugger test reads it) */
+
 /* Collects module bytes into lines; returns 1 when a line "OK" arrives before
  * `deadline`. */
-static int got_ok(uint32_t deadline)
+__attribute__((noinline)) static int got_ok(uint32_t deadline)
 {
     static char line[32];
     static unsigned len;
@@ -39,7 +41,7 @@ static int got_ok(uint32_t deadline)
 int main(void)
 {
     bsp_init();
-    for (int i = 0; i < TRIES; i++) {
+    for (tries = 1; tries <= TRIES; tries++) {
         bsp_link_write((const uint8_t *)"AT\r", 3);
         if (got_ok(bsp_millis() + TRY_MS)) {
             bsp_console_puts("RESULT PASS\r\n");
