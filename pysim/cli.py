@@ -144,6 +144,17 @@ def contract_options(args: argparse.Namespace) -> dict:
     return {"contract": FirmwareContract.of(at_uart=args.at_uart, console_uart=args.console_uart, ready=args.ready,
                                             verdict=args.verdict),
             "gdb_port": args.gdb, "gdb_wait": args.gdb_wait}
+
+
+async def failure_report(session, result) -> str | None:
+    """The crash or hang report (pysim/postmortem.py) when the run faulted or timed out."""
+    from pysim import postmortem
+    code = getattr(result, "exit_code", result)
+    emulator = session.emulator
+    if emulator is None or not postmortem.wanted(code, session.console_lines, emulator.output):
+        return None
+    reason = getattr(result, "reason", None) or ("timed out" if code is None else f"firmware exited with {code}")
+    return (await session.postmortem(reason)).text()
 # ---- end of the contract and debugger options ---------------------------------------------
 
 
@@ -277,6 +288,7 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
             return EXIT_INTERRUPTED
         stopper.cancel()
         result = work.result()
+        report = await failure_report(session, result)
     except Exception as error:
         print(f"pysim run: could not start: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_SETUP
@@ -284,6 +296,8 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         await session.stop()
         if trace_file:
             trace_file.close()
+    if report:
+        print(report, file=sys.stderr)
     if args.json:
         verdict = (dataclasses.asdict(result) if scenario == "demo" else
                    {"exit_code": result, "passed": result == 0,

@@ -23,6 +23,7 @@ from typing import Any
 
 from peripherals.ica import Faults, IcaModule, ModuleConfig
 from pysim import contract as firmware_contract
+from pysim import postmortem
 from pysim.cloud import Cloud
 from pysim.contract import FirmwareContract
 from pysim.emulators import Board, get_emulator
@@ -129,9 +130,20 @@ class Session:
                 lambda t, line: self.events.emit("console.line", None, line=line))
         self.link = link = UartLink(o.baud, faults=o.uart_faults, trace=self.trace)
         emulator, module = self.emulator, self.module
-        await firmware_contract.wait_ready(self.contract, emulator, link, lambda: link.start(emulator.uart, module),
-                                           None if o.gdb_wait else o.boot_timeout)
+        try:
+            await firmware_contract.wait_ready(self.contract, emulator, link, lambda: link.start(emulator.uart, module),
+                                               None if o.gdb_wait else o.boot_timeout)
+        except (TimeoutError, ConnectionError) as error:  # hung or crashed before it was ready
+            report = await self.postmortem(str(error))
+            raise type(error)(f"{error}\n{report.text()}") from None
         self.t_boot = time.monotonic()
+
+    async def postmortem(self, reason: str) -> "postmortem.Report":
+        """Where the firmware is, or was when it faulted (pysim/postmortem.py); call it
+        before ``stop``."""
+        assert self.emulator is not None
+        return await postmortem.collect(self.emulator, self.options.firmware_path, reason,
+                                        self.link.records if self.link else [], self.console_lines)
 
     async def wait_console(self, pattern: str | re.Pattern[str], timeout: float = 30.0) -> str:
         """The first console line (past or future) matching the regex ``pattern``."""

@@ -24,6 +24,7 @@ from .console import Console
 
 T = TypeVar("T")
 OUTPUT_TAIL = 64 * 1024  # bytes of the process's stdout/stderr kept for messages
+FAULT_EXIT_CODE = 99  # the BSP's exit code after a CPU fault (firmware/bsp/common/bsp.h)
 
 
 class EmulatorError(RuntimeError):
@@ -147,6 +148,15 @@ class Emulator(ABC):
             return await asyncio.wait_for(asyncio.shield(self._exit_code()), timeout)
         except asyncio.TimeoutError:
             return None
+
+    # -- post-mortem hooks (pysim/postmortem.py; a backend overrides what it can) -----------
+    async def registers(self) -> dict[str, int]:
+        """The CPU's core registers now (``r0``..``r12``, ``sp``, ``lr``, ``pc``, ``xpsr``)."""
+        raise EmulatorError(f"{self.name}: reading registers is not supported")
+
+    async def open_gdb_server(self, port: int) -> None:
+        """Start a GDB server on 127.0.0.1:``port`` while the firmware runs."""
+        raise EmulatorError(f"{self.name}: starting a GDB server at run time is not supported")
 
     async def _exit_code(self) -> int:
         assert self._exited is not None
