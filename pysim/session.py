@@ -128,7 +128,9 @@ class Session:
                 self.emulator.console.listeners.append(self.trace.console)
             self.emulator.console.listeners.append(
                 lambda t, line: self.events.emit("console.line", None, line=line))
-        self.link = link = UartLink(o.baud, faults=o.uart_faults, trace=self.trace)
+        self.link = link = UartLink(o.baud, faults=o.uart_faults)
+        if self.trace:
+            link.listeners.append(self.trace.uart)   # the trace listens; the link knows no trace
         emulator, module = self.emulator, self.module
         try:
             await firmware_contract.wait_ready(self.contract, emulator, link, lambda: link.start(emulator.uart, module),
