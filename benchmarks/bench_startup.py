@@ -47,9 +47,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def build(board: str) -> Path:
     subprocess.run(["make", "-s", "-C", str(REPO / "firmware"), "APP=demo", f"BOARD={board}"],
                    check=True, capture_output=True)
-    elf = built_app(REPO / "firmware", board, "demo")
-    assert elf is not None
-    return elf
+    return built_app(REPO / "firmware", board, "demo")
 
 
 def supports(backend: str, board: Board) -> bool:

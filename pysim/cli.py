@@ -140,8 +140,10 @@ def _contract_type(parse):
 def contract_options(args: argparse.Namespace) -> dict:
     """SessionOptions fields from the contract and debugger options of `pysim run`."""
     from pysim.contract import FirmwareContract
+    from pysim.emulators import Board
     if args.gdb_wait and args.gdb is None:
         raise ValueError("--gdb-wait needs --gdb PORT")
+    Board.load(args.board).with_wiring(args.at_uart, args.console_uart)  # BoardError (a ValueError): one line
     return {"contract": FirmwareContract.of(at_uart=args.at_uart, console_uart=args.console_uart, ready=args.ready,
                                             verdict=args.verdict),
             "gdb_port": args.gdb, "gdb_wait": args.gdb_wait}
@@ -253,8 +255,13 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
 
     demo = args.firmware is None or args.firmware.resolve() == DEMO_FIRMWARE
     scenario = args.scenario or ("demo" if demo else "exit-code")
+    try:
+        debug_and_contract = contract_options(args)
+    except ValueError as error:
+        print(f"pysim run: {error}", file=sys.stderr)
+        return EXIT_USAGE
     if demo:
-        ensure_demo_firmware(DEMO_FIRMWARE)
+        ensure_demo_firmware(SessionOptions(board=args.board).firmware_path)
     blocks = set() if args.no_faults else set(args.corrupt_ota_block if args.corrupt_ota_block is not None
                                               else ([1] if scenario == "demo" else []))
     trace_file = args.trace_file.open("w") if args.trace_file else None
@@ -265,11 +272,6 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         if trace_file:
             trace_file.write(line + "\n")
 
-    try:
-        debug_and_contract = contract_options(args)
-    except ValueError as error:
-        print(f"pysim run: {error}", file=sys.stderr)
-        return EXIT_USAGE
     session = Session(SessionOptions(firmware=args.firmware, board=args.board, **debug_and_contract,
                                      emulator=None if args.emulator == "auto" else args.emulator,
                                      baud=args.baud, trace=sink,

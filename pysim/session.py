@@ -62,7 +62,7 @@ class SessionOptions:
     def firmware_path(self) -> Path:
         if self.firmware:
             return Path(self.firmware)
-        return built_app(ROOT / "firmware", self.board, "demo") or DEMO_FIRMWARE
+        return built_app(ROOT / "firmware", self.board, "demo")
 
 
 class Session:

@@ -44,12 +44,11 @@ def board_names() -> list[str]:
     return sorted({p.stem for d in search_dirs() if d.is_dir() for p in d.glob("*.json")})
 
 
-def built_app(firmware_dir: Path, board: str, app: str) -> Path | None:
-    """Where ``make -C firmware APP=<app> BOARD=<board>`` puts the ELF
-    (``build/<board>/<app>.elf``); None when ``board`` is a file path."""
-    if "/" in board or board.endswith(".json"):
-        return None
-    return firmware_dir / "build" / board / f"{app}.elf"
+def built_app(firmware_dir: Path, board: str, app: str) -> Path:
+    """Where ``make -C firmware APP=<app> BOARD=<name>`` puts the ELF
+    (``build/<name>/<app>.elf``); ``board`` is a name or a description file."""
+    name = Board.load(board).name if "/" in board or board.endswith(".json") else board
+    return firmware_dir / "build" / name / f"{app}.elf"
 
 
 class BoardError(ValueError):
@@ -123,11 +122,12 @@ class Board:
         """This board with another USART for AT and/or the console (``"none"``: no
         console); None keeps the board's choice."""
         reader = _Reader(self.path)
-        uart = reader.uart_ref(self.uarts, at, "at") if at else self.uart
+        uart = reader.uart_ref(self.uarts, at, "the run's AT UART") if at else self.uart
         if console is None:
             new_console = self.console
         else:
-            new_console = None if console.lower() == NO_CONSOLE else reader.uart_ref(self.uarts, console, "console")
+            new_console = (None if console.lower() == NO_CONSOLE
+                           else reader.uart_ref(self.uarts, console, "the run's console UART"))
         if new_console is not None and new_console.peripheral == uart.peripheral:
             raise BoardError(f"{self.path}: the AT UART and the console are both {uart.peripheral}")
         return replace(self, uart=uart, console=new_console)
