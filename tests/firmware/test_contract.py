@@ -3,12 +3,14 @@ mapping and no boot line runs through the contract's options only."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from pysim import cli
 from pysim.contract import DEFAULTS, ContractError, FirmwareContract, Ready, Verdict, effective
+from pysim.emulators.board import PLATFORMS_DIR
 from pysim.session import Session, SessionOptions
 from pysim.uart import TE_TO_TA
 
@@ -79,3 +81,20 @@ def test_pysim_run_rejects_a_bad_contract_option(capsys):
     assert info.value.code == 2
     assert re.search(r"--verdict: verdict: expected one of", capsys.readouterr().err)
 
+
+
+async def test_a_board_file_carries_the_contract(firmware_elf, tmp_path):
+    """The same run with no run options: the user's board description says it all."""
+    data = json.loads((PLATFORMS_DIR / "netduinoplus2.json").read_text())
+    data["wiring"] = {"at": "USART2", "console": "USART1"}
+    data["contract"] = {"ready": "at-byte", "verdict": SWAPPED["verdict"]}
+    data["renode"]["script"] = str(PLATFORMS_DIR / data["renode"]["script"])
+    board = tmp_path / "swapped.json"
+    board.write_text(json.dumps(data))
+    session = Session(SessionOptions(firmware=firmware_elf("at_swap"), board=str(board), workdir=tmp_path))
+    try:
+        await session.start()
+        assert await session.wait_exit(20) == 0
+        assert "RESULT PASS" in session.console_lines
+    finally:
+        await session.stop()

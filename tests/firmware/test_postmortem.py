@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,7 @@ from pysim.contract import FirmwareContract
 from pysim.session import Session, SessionOptions
 from pysim.uart import UartRecord
 
+FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
 CRASH_LINE = 21  # firmware/app/crash/main.c: `return sum / count;`
 
 
@@ -75,3 +78,22 @@ def test_pysim_run_prints_the_crash_report(firmware_elf, capsys):
     assert code == cli.EXIT_SCENARIO_FAILED
     assert "firmware exit code: 99" in captured.out
     assert "pc 0x" in captured.err and f"in average at app/crash/main.c:{CRASH_LINE}" in captured.err
+
+
+async def test_crash_report_without_a_console(tmp_path):
+    """No console: the FAULT line goes out through semihosting into QEMU's output."""
+    build = tmp_path / "build"
+    result = subprocess.run(["make", "-s", "-C", str(FIRMWARE), "APP=crash", "CONSOLE_UART=0", f"BUILD={build}"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    session = Session(SessionOptions(firmware=build / "netduinoplus2" / "crash.elf", workdir=tmp_path,
+                                     contract=FirmwareContract.of(console_uart="none", ready="now")))
+    try:
+        await session.start()
+        assert session.emulator.console is None
+        assert await session.wait_exit(20) == 99
+        report = await session.postmortem("firmware exited with 99")
+    finally:
+        await session.stop()
+    assert report.kind == "fault" and report.console_lines == []
+    assert (report.frames[0].function, report.frames[0].location) == ("average", f"app/crash/main.c:{CRASH_LINE}")
