@@ -5,9 +5,10 @@
 PYTHON    ?= python3
 VENV      := .venv
 VPY       := $(VENV)/bin/python
-APT_PKGS  := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi mosquitto mosquitto-clients libcoap3-bin gdb-multiarch
+APT_PKGS  := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi mosquitto mosquitto-clients libcoap3-bin \
+             clang libclang-rt-dev gdb-multiarch
 # command that proves each package is there
-APT_CMDS  := qemu-system-arm arm-none-eabi-gcc /usr/sbin/mosquitto mosquitto_sub coap-client-notls gdb-multiarch
+APT_CMDS  := qemu-system-arm arm-none-eabi-gcc /usr/sbin/mosquitto mosquitto_sub coap-client-notls clang gdb-multiarch
 
 .PHONY: all run test deps venv firmware unit-firmware robot bench clean help
 all: test

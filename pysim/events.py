@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
+    """One happening: module events are declared in ``peripherals/ica/events.py``."""
+
     kind: str
     device: tuple[str, str] | None = None
     detail: dict[str, Any] = field(default_factory=dict)

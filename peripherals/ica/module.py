@@ -25,6 +25,7 @@ from .commands.ota import OtaCommands
 from .config import ModuleConfig
 from .context import Context
 from .devauth import DeviceCredentials
+from .events import check
 from .interfaces import EventSink, Observer
 from .nvstore import NvStore
 
@@ -41,7 +42,7 @@ class IcaModule:
         self.events = events
         if observer is None:
             observer = _to_sink(events) if events is not None else _ignore
-        self.observer: Observer = observer
+        self.observer: Observer = _declared(observer)
         self.nv = NvStore(self.config.nv_path)
         self.on_output: Callable[[bytes], None] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -196,6 +197,14 @@ class IcaModule:
 
 def _ignore(kind: str, **detail: Any) -> None:
     pass
+
+
+def _declared(observer: Observer) -> Observer:
+    """``observer``, given only events declared in events.py (else TypeError where emitted)."""
+    def observe(kind: str, **detail: Any) -> None:
+        check(kind, detail)
+        observer(kind, **detail)
+    return observe
 
 
 def _to_sink(events: EventSink) -> Observer:

@@ -10,7 +10,9 @@ import pytest
 
 from pysim.emulators import Board, QemuEmulator
 from pysim.emulators.board import board_names
-from pysim.session import DemoScenario, Session, SessionOptions
+from pysim.runner import RunChecks, run_firmware
+from pysim.scenario import builtin_scenario, load_scenario
+from pysim.session import Session, SessionOptions
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
 
@@ -61,8 +63,10 @@ async def test_demo_passes_on_board(firmware_elf, tmp_path, name):
     session = Session(SessionOptions(firmware=firmware_elf("demo", name), board=name, workdir=tmp_path))
     try:
         await session.start()
-        verdict = await DemoScenario(session, ota_size=8 * 1024, timeout=60).run()
+        result = await run_firmware(session, RunChecks(scenario=load_scenario(builtin_scenario("demo")), timeout=60))
+        versions = dict(session.cloud.ota.versions)
     finally:
         await session.stop()
-    assert verdict.passed, verdict.summary()
-    assert verdict.facts["version reported"] == "1.1.0"
+    assert result.passed, result.summary()
+    assert result.firmware_exit_code == 0
+    assert len(versions) == 1 and list(versions.values())[0] != "1.0.0"  # the OTA image was taken

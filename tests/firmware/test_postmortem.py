@@ -77,7 +77,8 @@ def test_pysim_run_prints_the_crash_report(firmware_elf, capsys):
     captured = capsys.readouterr()
     assert code == cli.EXIT_SCENARIO_FAILED
     assert "firmware exit code: 99" in captured.out
-    assert "pc 0x" in captured.err and f"in average at app/crash/main.c:{CRASH_LINE}" in captured.err
+    assert "pc 0x" in captured.out and f"in average at app/crash/main.c:{CRASH_LINE}" in captured.out
+    assert captured.err.strip() == "pysim run: FAIL: the firmware exited with 99"
 
 
 async def test_crash_report_without_a_console(tmp_path):
