@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 from peripherals.ica import Faults, IcaModule, ModuleConfig, parse_cloud_spec
+from pysim import boards_command
 from pysim.attach import open_pty, serve_tcp
 from pysim.cloud import Cloud
 from pysim.events import EventLog
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--junit", type=Path, default=None, metavar="FILE",
                      help="write a JUnit XML report (a test case per step and check; the trace as system-out)")
     add_contract_and_debug_options(p)
+    boards_command.add_parser(sub)
     return parser
 
 
@@ -446,7 +448,8 @@ async def _start_and_run(session, devices, checks, run_firmware):
     return result
 
 
-COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run}
+COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run,
+            "boards": lambda args, stop: boards_command.main(args)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,3 +95,18 @@ def test_unreadable_files(tmp_path):
         Board.load(bad)
     with pytest.raises(BoardError, match=r"missing.json: no such board description file"):
         Board.load(tmp_path / "missing.json")
+
+
+def test_pysim_boards_lists_and_checks(tmp_path, description, capsys):
+    from pysim import cli
+    assert cli.main(["boards"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listed] == board_names()
+    assert any("stm32vldiscovery" in line and "RAM 8 KiB" in line for line in listed)
+    description["wiring"]["at"] = "USART9"
+    bad = write(tmp_path, description)
+    assert cli.main(["boards", "netduino2", str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("netduino2 ")
+    assert captured.err.strip() == f"pysim boards: {bad.resolve()}: wiring.at: no USART 'USART9' on this board " \
+                                   "(it has: USART1, USART2, USART3, UART4, UART5, USART6)"
