@@ -1,4 +1,5 @@
-"""Fixtures shared by the test areas: the firmware builds (need arm-none-eabi-gcc)."""
+"""Fixtures shared by the test areas: the firmware builds (need arm-none-eabi-gcc), and
+``backend``, the emulator a backend-generic test runs on."""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from pysim.emulators import RenodeEmulator
+
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE_TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc")
 MISSING_FIRMWARE_TOOLS = [tool for tool in FIRMWARE_TOOLS if shutil.which(tool) is None]
+#: QEMU always; Renode's cases skip, saying why, when it is not installed (`make renode`).
+BACKENDS = ["qemu", pytest.param("renode", marks=[
+    pytest.mark.renode, pytest.mark.skipif(not RenodeEmulator.available(), reason=str(RenodeEmulator.why_unavailable()))])]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """``qemu`` or ``renode``: module-scoped, so a module's tests run backend by backend."""
+    return request.param
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ from .devauth import DeviceCredentials
 from .events import check
 from .interfaces import EventSink, Observer
 from .nvstore import NvStore
+from .redaction import redact_detail
 
 
 class IcaModule:
@@ -72,6 +73,7 @@ class IcaModule:
         return self.mqtt.auth.credentials or self.coap.auth.credentials or self.http.auth.credentials
 
     def _observe(self, kind: str, **detail) -> None:
+        detail = redact_detail(detail)   # an AUTH line's secret never reaches an event or a log
         self.observer(f"at.{kind}", module=self.config.name, **detail)
         if kind == "command" and self.ctx.logs(5):
             self.ctx.log(5, f"{detail['line']} -> {detail['final']}")
@@ -85,6 +87,12 @@ class IcaModule:
     def feed(self, data: bytes) -> None:
         """Bytes from the TE."""
         self.engine.receive(data)
+        self._pump()
+
+    def reset_input(self) -> None:
+        """A TE attaches or detaches: nothing half-typed by one TE is left for the next
+        (see :meth:`AtEngine.reset_input`)."""
+        self.engine.reset_input()
         self._pump()
 
     def _pump(self) -> None:

@@ -87,7 +87,7 @@ class Board:
     console: SerialWiring | None  # the firmware's debug console; None: no console
     qemu_machine: str
     renode_script: Path | None  # the board's .resc, absolute; None: no Renode support
-    renode_platform: str | None  # the .repl it loads, in Renode's path syntax (``@...``)
+    renode_platform: str | None  # the .repl it loads: a file next to the description, or ``@...`` in Renode
     path: Path  # the description file
     contract: FirmwareContract = field(default_factory=FirmwareContract)  # the board's contract defaults
 
@@ -217,8 +217,6 @@ class _Reader:
         if renode is not None:
             script = (self.path.parent / self.get(renode, "script", "renode", str)).resolve()
             platform = self.get(renode, "platform", "renode", str)
-            if not platform.startswith("@"):  # a file next to the description
-                platform = f"@{(self.path.parent / platform).resolve()}"
         contract_data = self.get(data, "contract", "", dict, required=False)
         try:
             contract = FirmwareContract.from_dict(contract_data or {})

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .schema import TOP_FIELDS, ScenarioError, check_fields
+from .schema import TOP_FIELDS, Located, ScenarioError, check_fields, unwrap
 from .steps import STEPS, Step
 
 
@@ -29,13 +29,6 @@ class Scenario:
     steps: list[Step] = field(default_factory=list)
 
 
-class Located:
-    """A YAML value with the (1-based) line it starts on."""
-
-    def __init__(self, value: Any, line: int) -> None:
-        self.value, self.line = value, line
-
-
 def _plain(node: yaml.Node, constructor: yaml.constructor.SafeConstructor) -> Any:
     """The node as Python values, each mapping value and list item wrapped in ``Located``."""
     if isinstance(node, yaml.MappingNode):
@@ -47,17 +40,6 @@ def _plain(node: yaml.Node, constructor: yaml.constructor.SafeConstructor) -> An
     if isinstance(node, yaml.SequenceNode):
         return [Located(_plain(item, constructor), item.start_mark.line + 1) for item in node.value]
     return constructor.construct_object(node, deep=True)
-
-
-def unwrap(value: Any) -> Any:
-    """``Located`` trees back to plain Python values."""
-    if isinstance(value, Located):
-        return unwrap(value.value)
-    if isinstance(value, dict):
-        return {k: unwrap(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unwrap(v) for v in value]
-    return value
 
 
 def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:

@@ -7,6 +7,24 @@ from dataclasses import dataclass
 from typing import Any
 
 
+class Located:
+    """A YAML value with the (1-based) line it starts on."""
+
+    def __init__(self, value: Any, line: int) -> None:
+        self.value, self.line = value, line
+
+
+def unwrap(value: Any) -> Any:
+    """``Located`` trees back to plain Python values."""
+    if isinstance(value, Located):
+        return unwrap(value.value)
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
 class ScenarioError(ValueError):
     """A scenario file is wrong; the message starts with ``FILE:LINE:``."""
 
@@ -75,8 +93,6 @@ def _describe(value: Any) -> str:
 def check_fields(located: dict[str, Any], fields: dict[str, Field], where: str, path: str, label: str) -> dict[str, Any]:
     """The values of ``located`` (``Located`` values by key) checked against ``fields``,
     defaults filled in; raises ``ScenarioError`` at the offending value's line."""
-    from .loader import Located, unwrap
-
     out: dict[str, Any] = {}
     for key, item in located.items():
         line = item.line if isinstance(item, Located) else None

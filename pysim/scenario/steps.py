@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, ClassVar
 
 from pysim.uart import TA_TO_TE, TE_TO_TA
 
-from .schema import Field, ScenarioError
+from .schema import Field, ScenarioError, unwrap
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -305,8 +305,6 @@ class InjectFault(Step):
 
     @classmethod
     def schema(cls, body: dict[str, Any]) -> dict[str, Field]:
-        from .loader import unwrap
-
         name = unwrap(body.get("fault"))
         kind = FAULTS.get(name) if isinstance(name, str) else None
         if kind is None:

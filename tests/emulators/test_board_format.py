@@ -39,7 +39,7 @@ def test_a_user_board_by_path_with_its_own_renode_files(tmp_path, description):
     description["contract"] = {"ready": "at-byte", "verdict": "console:^RESULT (?P<result>\\w+)"}
     board = Board.load(write(tmp_path, description))
     assert (board.name, board.uart.peripheral, board.uart.index, board.console) == ("my-board", "USART3", 2, None)
-    assert board.renode_platform == f"@{tmp_path / 'my-board.repl'}"
+    assert board.renode_platform == "my-board.repl"  # the Renode backend resolves it next to the file
     assert board.renode_script == tmp_path / "my-board.resc"
     assert str(board.contract.ready) == "at-byte" and board.contract.verdict.kind == "console"
     with pytest.raises(BoardError, match="renode.script: no such file"):

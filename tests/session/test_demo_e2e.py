@@ -85,11 +85,11 @@ def demo_checks(timeout: float = 60) -> RunChecks:
     return RunChecks(scenario=load_scenario(builtin_scenario("demo")), timeout=timeout)
 
 
-async def test_demo_scenario_passes_with_more_corrupted_blocks(session_for):
-    session = await session_for(faults=Faults(corrupt_ota_blocks={0, 5}))
+async def test_demo_scenario_passes_with_more_corrupted_blocks(session_for, backend):
+    session = await session_for(faults=Faults(corrupt_ota_blocks={0, 5}), emulator=backend)
     result = await run_firmware(session, demo_checks())
     assert result.passed, result.summary()
-    assert result.firmware_exit_code == 0
+    assert result.firmware_exit_code == 0 and session.emulator.name == backend
     assert sum("crc mismatch" in line for line in session.console_lines) == 3   # 0 and 5, and 1 from the scenario
     assert len(session.cloud_side.messages) >= 3
 
