@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pysim.emulators import Board, QemuEmulator
+from pysim.emulators import Board, QemuEmulator, RenodeEmulator
 from pysim.emulators.board import board_names
 from pysim.runner import RunChecks, run_firmware
 from pysim.scenario import builtin_scenario, load_scenario
@@ -58,12 +58,26 @@ async def test_uart_echo_on_every_board(firmware_elf, name):
         assert await emu.wait_exit(20) == 42
 
 
-@pytest.mark.parametrize("name", ["netduino2", "stm32vldiscovery"])  # netduinoplus2: tests/session
-async def test_demo_passes_on_board(firmware_elf, tmp_path, name):
-    session = Session(SessionOptions(firmware=firmware_elf("demo", name), board=name, workdir=tmp_path))
+def backend_params():
+    """qemu on every board; renode on the boards whose Renode files exist, when it is installed.
+    The default board's demo runs elsewhere (tests/session, tests/cli, the Renode tests)."""
+    for name in BOARDS[1:]:
+        board = Board.load(name)
+        yield pytest.param("qemu", name, id=f"qemu-{name}")
+        reason = RenodeEmulator.why_unavailable()
+        if reason is None and (board.renode_script is None or not board.renode_script.is_file()):
+            reason = f"no Renode files for {name} yet"
+        yield pytest.param("renode", name, id=f"renode-{name}",
+                           marks=[pytest.mark.renode, pytest.mark.skipif(reason is not None, reason=str(reason))])
+
+
+@pytest.mark.parametrize("backend, name", list(backend_params()))
+async def test_demo_passes_on_board(firmware_elf, tmp_path, backend, name):
+    session = Session(SessionOptions(firmware=firmware_elf("demo", name), board=name, emulator=backend,
+                                     workdir=tmp_path))
     try:
         await session.start()
-        result = await run_firmware(session, RunChecks(scenario=load_scenario(builtin_scenario("demo")), timeout=60))
+        result = await run_firmware(session, RunChecks(scenario=load_scenario(builtin_scenario("demo")), timeout=90))
         versions = dict(session.cloud.ota.versions)
     finally:
         await session.stop()
