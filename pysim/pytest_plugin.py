@@ -65,9 +65,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="print each test's readable trace as it happens (default: only on failure)")
     group.addoption("--pysim-trace-dir", default="pysim-traces", metavar="DIR",
                     help="where a failing test's trace file goes, relative to the rootdir (default: pysim-traces)")
+    # debugger (docs/debugging.md): also per test with @pytest.mark.pysim_gdb(port, wait=True)
+    group.addoption("--pysim-gdb", type=int, default=None, metavar="PORT",
+                    help="mcu_session serves GDB on 127.0.0.1:PORT (default: no GDB server)")
+    group.addoption("--pysim-gdb-wait", action="store_true",
+                    help="with --pysim-gdb: hold the CPU until GDB continues it")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "pysim_gdb(port, wait=False): mcu_session serves GDB on this port")
     config.addinivalue_line(
         "markers", "pysim(firmware=None, board=None, emulator=None, baud=None, **session_options): "
                    "the `dut` of this test; wins over the --pysim-* options, loses to an indirect parametrize")
@@ -83,6 +89,16 @@ def pysim_value(request: pytest.FixtureRequest, name: str) -> Any:
         return marker.kwargs[name]
     option = request.config.getoption(f"--pysim-{name}")
     return option if option is not None else DEFAULTS.get(name)
+
+
+def gdb_options(request: pytest.FixtureRequest) -> dict:
+    """``gdb_port``/``gdb_wait`` for a session: the test's pysim_gdb marker, else the options."""
+    marker = request.node.get_closest_marker("pysim_gdb")
+    if marker is not None:
+        port = marker.kwargs.get("port", marker.args[0] if marker.args else None)
+        return {"gdb_port": port, "gdb_wait": bool(marker.kwargs.get("wait", False))}
+    return {"gdb_port": request.config.getoption("--pysim-gdb"),
+            "gdb_wait": request.config.getoption("--pysim-gdb-wait")}
 
 
 def parse_device(spec: str) -> tuple[str, str, str]:
@@ -299,6 +315,8 @@ async def mcu_session(request: pytest.FixtureRequest, tmp_path: Path, cloud: Any
 
     async def make(**options: Any) -> Any:
         options.setdefault("emulator", pysim_emulator)
+        for key, value in gdb_options(request).items():
+            options.setdefault(key, value)
         session_options = _session_options(request, tmp_path, **options)
         session = await start_session(session_options, cloud=cloud)
         made.append(session)

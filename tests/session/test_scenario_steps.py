@@ -84,6 +84,9 @@ async def test_inject_fault_and_push_ota(session):
     assert [s.status for s in steps] == [PASSED] * 5, steps
     md5 = hashlib.md5(random.Random(3).randbytes(4000)).hexdigest()
     assert f"md5 {md5}" in steps[1].detail
+    # the firmware reports its new version after `STEP ota ok`: wait for the report itself
+    await session.cloud.events.wait_for(
+        lambda e: e.kind == "ota.inform" and e.device == (PK, DN) and e.detail.get("version") == "2.0.0")
     assert session.cloud.ota.versions[(PK, DN)] == "2.0.0"
 
 
