@@ -28,7 +28,8 @@
 #define TOPIC(leaf) "/" THERMO_PK "/" THERMO_DN "/user/" leaf
 #define TIMEOUT_MS 5000u
 
-/* The console is USART2; the board support only writes it, so this app reads it itself. */
+/* The console is USART2 (at 0x40004400 on the STM32F1/F2/F4 boards of the firmware tree);
+ * the board support only writes it, so this app reads it itself. */
 #define USART2_SR (*(volatile uint32_t *)0x40004400u)
 #define USART2_DR (*(volatile uint32_t *)0x40004404u)
 #define USART2_CR1 (*(volatile uint32_t *)0x4000440Cu)
