@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     checks.add_argument("--timeout", type=float, default=90.0, metavar="S", help="seconds the run may take")
     checks.add_argument("--timeout-exit-code", type=int, default=EXIT_TIMEOUT, metavar="N",
                         help="exit code when the run times out")
+    what.add_argument("--profile", choices=sorted(PROFILES), default="spec",
+                      help="module behaviour: the spec (docs/module-behaviour.md), or what the MCU-side clients "
+                           "of Alibaba's SDK 2.x (sdk2) or 3.x (sdk3) need")
     faults = p.add_argument_group("faults")
     faults.add_argument("--corrupt-ota-block", type=int, action="append", default=[], metavar="N",
                         help="corrupt OTA block N on the UART the first time it is sent (repeatable)")
@@ -396,6 +399,7 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
                                      emulator=None if args.emulator == "auto" else args.emulator,
                                      baud=args.baud, trace=sink, device=devices[0], cloud=cloud,
                                      cloud_ports=(args.host, args.mqtt_port, args.coap_port, args.http_port),
+                                     module={"profile": args.profile},
                                      faults=Faults(corrupt_ota_blocks=set(args.corrupt_ota_block),
                                                    corrupt_ota_image=args.corrupt_ota_image)))
     checks = RunChecks(expect_text=args.expect_text, fail_text=args.fail_text, scenario=scenario,
