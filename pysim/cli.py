@@ -58,8 +58,15 @@ exit codes:
 """ + "\n".join(f"  {code:3d}  {meaning}" for code, meaning in EXIT_CODES.items())
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in every option's help, examples kept as written."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's default in its help (unless the help says it or there is none);
+    examples kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, [], argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def device_spec(text: str) -> tuple[str, str, str]:
@@ -104,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cloud_ports(p)
     p.add_argument("--nv", type=Path, default=None, help="non-volatile store file (default: memory only)")
     p.add_argument("--no-echo", action="store_true", help="start with ATE0")
-    p.add_argument("--no-urc-ok", action="store_true", help="no OK after receive URCs (DECISIONS §11)")
+    p.add_argument("--no-urc-ok", action="store_true", help="no OK after receive URCs (docs/module-behaviour.md §11)")
     # compatibility profiles (peripherals/ica/profiles.py, docs/ARCHITECTURE.md)
     p.add_argument("--profile", choices=sorted(PROFILES), default="spec",
                    help="behave as the MCU-side clients of Alibaba's SDK 2.x (sdk2) or 3.x (sdk3) need "

@@ -39,7 +39,10 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
     """(the fresh venv's python, the example project's copy), both outside the repository."""
     work = tmp_path_factory.mktemp("packaging")
     assert ROOT not in work.parents
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", work / "dist", ROOT,
+    source = work / "source"   # a copy: setuptools' build/ and egg-info stay out of the repository
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache", "results", ".renode", "pysim-traces"))
+    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", work / "dist", source,
         cwd=work)
     wheel, = (work / "dist").glob("ica_pysim-*.whl")
     run(sys.executable, "-m", "venv", "--without-pip", work / "venv", cwd=work)
