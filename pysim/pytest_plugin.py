@@ -289,6 +289,7 @@ async def module_factory(cloud: Any, tmp_path: Path, pysim_trace: TestTrace
 
 @async_fixture
 async def _ica(module_factory: Callable[..., Awaitable[ModuleUnderTest]]) -> ModuleUnderTest:
+    """The module and AT client `ica_module` and `at` share."""
     return await module_factory()
 
 
