@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 from peripherals.ica import Faults, IcaModule, ModuleConfig, parse_cloud_spec
+from peripherals.ica.profiles import PROFILES
 from pysim import boards_command
 from pysim.attach import open_pty, serve_tcp
 from pysim.cloud import Cloud
@@ -104,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nv", type=Path, default=None, help="non-volatile store file (default: memory only)")
     p.add_argument("--no-echo", action="store_true", help="start with ATE0")
     p.add_argument("--no-urc-ok", action="store_true", help="no OK after receive URCs (DECISIONS §11)")
+    # compatibility profiles (peripherals/ica/profiles.py, docs/ARCHITECTURE.md)
+    p.add_argument("--profile", choices=sorted(PROFILES), default="spec",
+                   help="behave as the MCU-side clients of Alibaba's SDK 2.x (sdk2) or 3.x (sdk3) need "
+                        "(default: spec)")
     p.add_argument("--corrupt-ota-block", type=int, action="append", default=[], metavar="N",
                    help="fault: corrupt OTA block N on the UART the first time it is sent")
     p.add_argument("--corrupt-ota-image", action="store_true",
@@ -268,7 +273,7 @@ async def cmd_module(args: argparse.Namespace, stop: asyncio.Event) -> int:
         cloud = make_cloud(args)
         await cloud.start()
         addresses = cloud.addresses
-    config = ModuleConfig(nv_path=args.nv, echo=not args.no_echo, urc_ok=not args.no_urc_ok,
+    config = ModuleConfig(nv_path=args.nv, echo=not args.no_echo, urc_ok=not args.no_urc_ok, profile=args.profile,
                           faults=Faults(corrupt_ota_blocks=set(args.corrupt_ota_block),
                                         corrupt_ota_image=args.corrupt_ota_image))
     config.use_cloud(addresses)
