@@ -26,6 +26,8 @@ from pysim.cloud import Cloud
 from pysim.emulators import get_emulator
 from pysim.emulators.base import Emulator
 from pysim.events import EventLog
+from pysim.faults import FaultController, FaultError, FaultHandle, FaultSpec, parse_fault
+from pysim.faults.proxy import FaultProxy
 from pysim.trace import Sink, TraceWriter
 from pysim.uart import FaultHook, UartLink
 
@@ -49,6 +51,10 @@ class SessionOptions:
     workdir: Path | None = None               # the module's NV store goes here
     trace: Sink | None = None                 # where the readable trace goes
     boot_timeout: float = 20.0
+    # ---- faults (docs/faults.md) ----
+    fault_specs: list[str] = field(default_factory=list)   # applied once the UART link runs
+    fault_proxy: bool = False                 # put the fault proxy between module and cloud anyway
+    seed: int = 1                             # seeds every fault's generator
 
     @property
     def firmware_path(self) -> Path:
@@ -63,6 +69,8 @@ class Session:
         self.module: IcaModule | None = None
         self.emulator: Emulator | None = None
         self.link: UartLink | None = None
+        self.proxy: FaultProxy | None = None
+        self.faults: FaultController | None = None
         self.trace = TraceWriter(self.options.trace) if self.options.trace else None
         self.t_spawn: float | None = None
         self.t_boot: float | None = None
@@ -93,6 +101,7 @@ class Session:
             addresses = self.cloud.addresses
         else:
             addresses = o.cloud
+        addresses = await self._start_fault_proxy(addresses)
         workdir = Path(o.workdir) if o.workdir else None
         config = ModuleConfig(nv_path=workdir / "ica-module.nv.json" if workdir else None,
                               faults=o.faults, **o.module)
@@ -111,6 +120,7 @@ class Session:
         self.t_boot = time.monotonic()
         self.link = UartLink(o.baud, faults=o.uart_faults, trace=self.trace)
         await self.link.start(self.emulator.uart, self.module)
+        self._start_faults()
 
     async def wait_console(self, pattern: str | re.Pattern[str], timeout: float = 30.0) -> str:
         """The first console line (past or future) matching the regex ``pattern``."""
@@ -127,7 +137,8 @@ class Session:
         """Stop the link, the emulator, the module and the cloud; idempotent, never raises
         for a part that failed to start."""
         errors: list[BaseException] = []
-        for step in (self._stop_link, self._stop_emulator, self._stop_module, self._stop_cloud):
+        for step in (self._stop_link, self._stop_emulator, self._stop_module, self._stop_fault_proxy,
+                     self._stop_cloud):
             try:
                 await step()
             except Exception as error:   # keep stopping the rest
@@ -157,6 +168,38 @@ class Session:
         cloud, self.cloud = self.cloud, None
         if cloud:
             await cloud.stop()
+
+    # ---- faults (pysim/faults; docs/faults.md) ---------------------------------
+    async def _start_fault_proxy(self, addresses: dict[str, str]) -> dict[str, str]:
+        o = self.options
+        specs = [parse_fault(text) for text in o.fault_specs]    # bad specs fail before anything runs
+        if not (o.fault_proxy or any(spec.link == "net" for spec in specs)):
+            return addresses
+        self.proxy = FaultProxy(self.events)
+        return await self.proxy.start(addresses)
+
+    def _start_faults(self) -> None:
+        self.faults = FaultController(module=self.module, link=self.link, proxy=self.proxy,
+                                      events=self.events, seed=self.options.seed)
+        for text in self.options.fault_specs:
+            self.faults.apply(text)
+
+    def inject_fault(self, spec: str | FaultSpec) -> FaultHandle:
+        """Apply a fault now (``net.*`` needs the proxy: a net fault at start or fault_proxy=True)."""
+        if self.faults is None:
+            raise FaultError("the session has not started")
+        return self.faults.apply(spec)
+
+    def clear_faults(self, kind: str | None = None) -> int:
+        """Take every fault (of ``kind``) off; returns how many were active."""
+        return self.faults.clear(kind) if self.faults else 0
+
+    async def _stop_fault_proxy(self) -> None:
+        proxy, self.proxy = self.proxy, None
+        if self.faults is not None:
+            self.faults.clear()
+        if proxy:
+            await proxy.stop()
 
     async def __aenter__(self) -> "Session":
         await self.start()

@@ -24,6 +24,7 @@ from .commands.http import HttpCommands
 from .commands.mqtt import MqttCommands
 from .commands.ota import OtaCommands
 from .config import ModuleConfig
+from .faults import FaultInjector
 from .nvstore import NvStore
 
 
@@ -36,13 +37,14 @@ class IcaModule:
         self._timer: asyncio.TimerHandle | None = None
         self._poll_task: asyncio.Task | None = None
         self._life: asyncio.Task | None = None
+        self.injector = FaultInjector(lambda kind, **d: self.events.emit(kind, None, module=self.config.name, **d))
         self._build()
 
     # ---- assembly -------------------------------------------------------
     def _build(self) -> None:
         ctx = self.ctx = ModuleContext(self.config, self.nv, self.events)
         table = self.table = CommandTable()
-        self.engine = AtEngine(table, echo=self.config.echo, urc_ok=self.config.urc_ok,
+        self.engine = AtEngine(self.injector.table(table), echo=self.config.echo, urc_ok=self.config.urc_ok,
                                data_timeout=self.config.data_timeout, observer=self._observe)
         ctx.engine = self.engine
         ctx.pump = self._pump
@@ -77,9 +79,13 @@ class IcaModule:
 
     def _pump(self) -> None:
         data = self.engine.data_to_send()
-        if data and self.on_output is not None:   # with no TE attached, as on an unplugged UART
-            self.on_output(data)
+        if data:
+            self.injector.send(data, self._output)
         self._arm_timer()
+
+    def _output(self, data: bytes) -> None:
+        if self.on_output is not None:   # with no TE attached, as on an unplugged UART
+            self.on_output(data)
 
     def _arm_timer(self) -> None:
         deadline = self.engine.next_deadline()
@@ -173,6 +179,7 @@ class IcaModule:
         if self._life is not None and not self._life.done():
             self._life.cancel()
             await asyncio.gather(self._life, return_exceptions=True)
+        await self.injector.stop()
         await self._shutdown(graceful=False)
 
     async def __aenter__(self) -> "IcaModule":
