@@ -99,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-file", type=Path, default=None, help="also write the trace to this file")
     p.add_argument("--json", type=Path, default=None, metavar="FILE",
                    help="write the verdict as JSON (passed, exit code, reason, steps, facts) for CI")
+    # ---- faults, capture, determinism (issue 9: pysim/faults, docs/faults.md) ----
+    p.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                   help="inject a fault, LINK.KIND[:param=value,...] (repeatable; "
+                        "`pysim run --list-faults` lists every kind and its defaults)")
+    p.add_argument("--list-faults", action="store_true", help="list the fault kinds and exit")
+    p.add_argument("--seed", type=int, default=1, help="seed of every fault's random generator")
+    # ---- end of the faults block ----
     return parser
 
 
@@ -194,6 +201,17 @@ def ensure_demo_firmware(firmware: Path) -> None:
 async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     from pysim.session import DEMO_FIRMWARE, DemoScenario, Session, SessionOptions
 
+    if args.list_faults:
+        from pysim.faults import describe_kinds
+        print_line(describe_kinds())
+        return 0
+    try:
+        from pysim.faults import FaultSpecError, parse_fault
+        for spec in args.fault:
+            parse_fault(spec)
+    except FaultSpecError as error:
+        print(f"pysim run: bad --fault: {error}", file=sys.stderr)
+        return EXIT_USAGE
     demo = args.firmware is None or args.firmware.resolve() == DEMO_FIRMWARE
     scenario = args.scenario or ("demo" if demo else "exit-code")
     if demo:
@@ -210,7 +228,7 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
 
     session = Session(SessionOptions(firmware=args.firmware, board=args.board,
                                      emulator=None if args.emulator == "auto" else args.emulator,
-                                     baud=args.baud, trace=sink,
+                                     baud=args.baud, trace=sink, fault_specs=args.fault, seed=args.seed,
                                      faults=Faults(corrupt_ota_blocks=blocks,
                                                    corrupt_ota_image=args.corrupt_ota_image and not args.no_faults)))
     try:
