@@ -8,7 +8,10 @@ tests can use, with pytest-asyncio:
 * ``ica_module``: an :class:`IcaModule` pointed at the cloud, NV store in ``tmp_path``;
 * ``at``: a :class:`pysim.te.AtClient` wired to ``ica_module`` (echo left as the module has it);
 * ``module_factory``: more modules, each with its own AT client;
-* ``mcu_session``: a factory of :class:`pysim.session.Session` (cloud + module + firmware in an emulator).
+* ``mcu_session``: a factory of :class:`pysim.session.Session` (cloud + module + firmware in an emulator);
+  ``fault_specs=[...]`` starts it with faults, ``session.inject_fault(spec)`` adds one during the run;
+* ``faults``: ``faults(module)`` -> a :class:`pysim.faults.FaultController` for a module under test
+  (``.apply("module.cme:cmd=+IMQTTPUB,error=30")``); its faults are removed at teardown.
 
 Everything started by a fixture is stopped at teardown, also when the test fails.
 """
@@ -106,6 +109,24 @@ async def at(ica_module: IcaModule) -> AtClient:
     client = AtClient(ica_module.feed)
     ica_module.on_output = client.feed
     return client
+
+
+@pytest.fixture
+async def faults(request: pytest.FixtureRequest):
+    """Factory: ``controller = faults(module, seed=1)``; every fault it applied is removed at teardown."""
+    from pysim.faults import FaultController
+
+    made: list[FaultController] = []
+
+    def make(module: IcaModule, seed: int = 1) -> FaultController:
+        controller = FaultController(module=module, events=module.events, seed=seed)
+        made.append(controller)
+        return controller
+
+    yield make
+    for controller in made:
+        controller.clear()
+        await controller.module.injector.stop()
 
 
 @pytest.fixture

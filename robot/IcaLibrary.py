@@ -177,6 +177,7 @@ class IcaLibrary:
         self._module: IcaModule | None = None
         self._at: AtClient | None = None
         self._session: Session | None = None
+        self._faults = None                       # FaultController of a module without a session
         self._trace: list[str] = []            # readable trace of an MCU session, when asked for
         self._observer: PahoClient | None = None
         self._subscriptions: list[str] = []
@@ -643,6 +644,31 @@ class IcaLibrary:
         if actual != code:
             raise AssertionError(f"the firmware exited with {actual}, expected {code}; "
                                  f"last lines: {self._console_tail()}")
+
+    # ---- faults (pysim/faults, docs/faults.md) ----------------------------
+    @keyword("Inject Fault")
+    def inject_fault(self, spec: str) -> None:
+        """Applies a fault now, in the format ``LINK.KIND[:param=value,...]`` (docs/faults.md).
+
+        Module faults work on `Start Module` and `Start MCU Session`; UART faults on an MCU
+        session; network faults need the fault proxy, which an MCU session has when
+        started with a ``net.*`` fault. Example: ``Inject Fault    module.cme:cmd=+IMQTTPUB,error=30``.
+        """
+        from pysim.faults import FaultController, FaultError, FaultSpecError
+
+        if self._session is None and self._faults is None:
+            self._faults = FaultController(module=self.module, events=self.module.events)
+        target = self._session.faults if self._session is not None else self._faults
+        try:
+            self._run(self._in_loop(target.apply, spec))
+        except (FaultError, FaultSpecError) as error:
+            raise AssertionError(str(error)) from None
+
+    @keyword("Clear Faults")
+    def clear_faults(self) -> int:
+        """Takes every injected fault off; returns how many were active."""
+        target = self._session.faults if self._session is not None else self._faults
+        return self._run(self._in_loop(target.clear)) if target is not None else 0
 
     # ---- clean-up ---------------------------------------------------------
     @keyword
