@@ -25,6 +25,7 @@ from typing import Awaitable, Callable
 from peripherals.ica import Faults, IcaModule, ModuleConfig, parse_cloud_spec
 from pysim.attach import open_pty, serve_tcp
 from pysim.cloud import Cloud
+from pysim.events import EventLog
 from pysim.trace import TraceWriter
 
 EXIT_SCENARIO_FAILED = 1
@@ -161,7 +162,7 @@ async def cmd_module(args: argparse.Namespace, stop: asyncio.Event) -> int:
                           faults=Faults(corrupt_ota_blocks=set(args.corrupt_ota_block),
                                         corrupt_ota_image=args.corrupt_ota_image))
     config.use_cloud(addresses)
-    module = IcaModule(config, events=cloud.events if cloud else None)
+    module = IcaModule(config, events=cloud.events if cloud else EventLog())
     await module.start()
     kind, host, port = args.listen
     server = close_pty = None

@@ -118,7 +118,9 @@ class Session:
             lambda t, line: self.events.emit("console.line", None, line=line))
         await self.emulator.console.wait_for_line(BOOT_LINE, timeout=o.boot_timeout)
         self.t_boot = time.monotonic()
-        self.link = UartLink(o.baud, faults=o.uart_faults, trace=self.trace)
+        self.link = UartLink(o.baud, faults=o.uart_faults)
+        if self.trace:
+            self.link.listeners.append(self.trace.uart)   # the trace listens; the link knows no trace
         await self.link.start(self.emulator.uart, self.module)
         self._start_faults()
 

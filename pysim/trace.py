@@ -14,15 +14,13 @@ from __future__ import annotations
 
 from typing import Callable, TextIO, Union
 
-import re
-
+from peripherals.ica.at import catalogue
+from peripherals.ica.at.fields import field_texts
 from pysim.events import Event
-from pysim.te import Line, TeParser
+from pysim.te_parser import Line, TeParser
 from pysim.uart import TA_TO_TE, TE_TO_TA, UartRecord
 
 CR, LF = 0x0D, 0x0A
-# a TE command that enters binary data entry of a known length
-DATA_ENTRY = re.compile(rb"^AT\+I(?:MQTTPUBIN|COAPSENDBIN|COAPSENDNBIN|HTTPSENDBIN)=.*,\s*(\d+)\s*$", re.I)
 CLOUD = "TA<->cloud"
 CONSOLE = "console"
 MODULE = "TA"
@@ -36,6 +34,21 @@ Sink = Union[Callable[[str], object], TextIO]
 def escape(data: bytes) -> str:
     """Printable ASCII as is; CR, LF, tab and backslash as \\r \\n \\t \\\\; the rest as \\xNN."""
     return "".join(_ESCAPES.get(b) or (chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}") for b in data)
+
+
+def data_entry_length(line: bytes) -> int | None:
+    """The ``msg_len`` of a TE command line that starts a binary data entry (as the
+    catalogue's ``data_entry`` says), or None."""
+    text = line.strip().decode("latin-1")
+    name, eq, args = text[2:].partition("=")
+    definition = catalogue.command(name) if text[:2].upper() == "AT" and eq else None
+    if definition is None or definition.data_entry is None:
+        return None
+    fields = field_texts(args)
+    try:
+        return int(fields[definition.data_entry])
+    except (IndexError, ValueError):
+        return None
 
 
 def format_line(t: float, label: str, text: str) -> str:
@@ -152,8 +165,8 @@ class TraceWriter:
         self._te_data_due: int | None = None          # a data entry of this length, after the OK
 
     def _te_line(self, line: bytes) -> None:
-        match = DATA_ENTRY.match(line.strip())
-        self._te_data_due = int(match.group(1)) if match and int(match.group(1)) > 0 else None
+        length = data_entry_length(line)
+        self._te_data_due = length if length else None
 
     def _ta_line(self, line: bytes) -> int | None:
         text = line.strip()

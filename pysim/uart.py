@@ -13,10 +13,7 @@ import inspect
 import random
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
-
-if TYPE_CHECKING:
-    from pysim.trace import TraceWriter
+from typing import Any, Awaitable, Callable, Mapping, Protocol
 
 TE_TO_TA = "TE->TA"  # MCU -> module
 TA_TO_TE = "TA->TE"  # module -> MCU
@@ -134,19 +131,18 @@ class ByteFaults:
 class UartLink:
     """Pumps bytes both ways between the TE's serial stream and the TA.
 
-    ``records`` holds every delivered chunk; ``listeners`` (and ``trace``) get each
-    ``UartRecord`` as it is delivered. ``faults`` maps a direction to a ``FaultHook``
-    applied before pacing. ``te_closed`` is set when the TE's stream ends.
+    ``records`` holds every delivered chunk; ``listeners`` get each ``UartRecord``
+    as it is delivered (a trace subscribes: ``link.listeners.append(writer.uart)``).
+    ``faults`` maps a direction to a ``FaultHook`` applied before pacing. ``te_closed`` is set when the TE's stream ends.
     """
 
     def __init__(self, baud: int | None = None, *, faults: Mapping[str, FaultHook] | None = None,
-                 trace: "TraceWriter | None" = None, read_size: int = 4096) -> None:
+                 read_size: int = 4096) -> None:
         self.baud = baud
         self.faults = dict(faults or {})
         unknown = set(self.faults) - {TE_TO_TA, TA_TO_TE}
         if unknown:
             raise ValueError(f"fault hooks for unknown directions: {unknown}")
-        self.trace = trace
         self.read_size = read_size
         self.records: list[UartRecord] = []
         self.listeners: list[Callable[[UartRecord], None]] = []
@@ -203,8 +199,8 @@ class UartLink:
                        asyncio.ensure_future(self._pump(TA_TO_TE, from_ta, to_te))]
 
     async def stop(self) -> None:
-        """Stop pumping (the streams stay open: their owners close them) and flush the
-        trace. Raises the error a pump stopped on, if any."""
+        """Stop pumping (the streams stay open: their owners close them). Raises the
+        error a pump stopped on, if any."""
         for task in self._tasks:
             task.cancel()
         results = await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -213,8 +209,6 @@ class UartLink:
         if self._module is not None:
             self._module.on_output = None
             self._module = None
-        if self.trace:
-            self.trace.flush()
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 raise result
@@ -249,8 +243,6 @@ class UartLink:
             self._delivered[direction] += data
             for listener in list(self.listeners):
                 listener(record)
-            if self.trace:
-                self.trace.uart(record)
             self._notify()
             await deliver(data)
         return record_and_deliver

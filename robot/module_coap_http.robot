@@ -18,18 +18,19 @@ CoAP Authentication With A Wrong Secret Fails
 CoAP Confirmable POST Lands In The Cloud And Is Answered
     Subscribe As Cloud    ${TOPIC}/coap
     CoAP Online
-    Send AT    AT+ICOAPSENDREQ=2,"${TOPIC}/coap","{\\"action\\":\\"on\\"}"
-    ${token}=    Response Field    +ICOAPSENDREQ
+    ${r}=    Send AT    AT+ICOAPSENDREQ=2,"${TOPIC}/coap","{\\"action\\":\\"on\\"}"
+    ${token}=    Response Field    +ICOAPSENDREQ    response=${r}
     Wait For URC    +ICOAPSENDREQ    contains=+ICOAPSENDREQ:${token},0
-    Wait For URC    +ICOAPRCVRSP    contains=+ICOAPRCVRSP:${token},"${TOPIC}/coap"
-    Answer Code Should Be 0
+    ${answer}=    Wait For URC    +ICOAPRCVRSP    contains=+ICOAPRCVRSP:${token},"${TOPIC}/coap"
+    Answer Code Should Be 0    ${answer}
+    ${request}=    Wait For Cloud Event    coap.request    path=/topic${TOPIC}/coap
     Cloud Should Receive    ${TOPIC}/coap    payload={"action":"on"}
 
 CoAP Binary POST
     Subscribe As Cloud    ${TOPIC}/raw
     CoAP Online
-    Send AT With Data    AT+ICOAPSENDBIN=2,"${TOPIC}/raw",5    11 22 33 AA BA    hex=True
-    Publish Result Should Be Success    +ICOAPSENDBIN
+    ${r}=    Send AT With Data    AT+ICOAPSENDBIN=2,"${TOPIC}/raw",5    11 22 33 AA BA    hex=True
+    Publish Result Should Be Success    +ICOAPSENDBIN    ${r}
     Cloud Should Receive    ${TOPIC}/raw    payload=11 22 33 AA BA    hex=True
 
 HTTP Authentication With A Wrong Secret Fails
@@ -46,29 +47,32 @@ HTTP Synchronous POST Lands In The Cloud And Is Answered
     Subscribe As Cloud    ${TOPIC}/http
     HTTP Online
     Send AT    AT+IHTTPSEND=2,"${TOPIC}/http","{\\"action\\":\\"on\\"}"
-    Wait For URC    +IHTTPSEND    contains=+IHTTPSEND:0,
-    Answer Code Should Be 0
+    ${answer}=    Wait For URC    +IHTTPSEND    contains=+IHTTPSEND:0,
+    Answer Code Should Be 0    ${answer}
+    ${request}=    Wait For Cloud Event    http.request    method=POST    path=/topic${TOPIC}/http
+    Should Be Equal As Integers    ${request.detail}[status]    200
     Cloud Should Receive    ${TOPIC}/http    payload={"action":"on"}
 
 HTTP Asynchronous Text And Binary Requests
     Subscribe As Cloud    ${TOPIC}/h2
     HTTP Online
-    Send AT    AT+IHTTPSENDREQ=3,"${TOPIC}/h2","v1"
-    ${token}=    Response Field    +IHTTPSENDREQ
+    ${r}=    Send AT    AT+IHTTPSENDREQ=3,"${TOPIC}/h2","v1"
+    ${token}=    Response Field    +IHTTPSENDREQ    response=${r}
     Wait For URC    +IHTTPRCVRSP    contains=+IHTTPRCVRSP:${token},0,"${TOPIC}/h2"
     Cloud Should Receive    ${TOPIC}/h2    payload=v1
     Send AT With Data    AT+IHTTPSENDBIN=2,"${TOPIC}/h2",3    \x01\x02\x03
     Cloud Should Receive    ${TOPIC}/h2    payload=\x01\x02\x03
     # a GET returns the stored binary body: +IHTTPRCVBIN, OK, then the raw bytes
     Send AT    AT+IHTTPSENDREQ=1,"${TOPIC}/h2",""
-    Wait For URC    +IHTTPRCVBIN    contains=,"${TOPIC}/h2",3
-    URC Payload Should Be    \x01\x02\x03
+    ${urc}=    Wait For URC    +IHTTPRCVBIN    contains=,"${TOPIC}/h2",3
+    URC Payload Should Be    \x01\x02\x03    urc=${urc}
 
 
 *** Keywords ***
 Answer Code Should Be 0
-    [Documentation]    The JSON answer carried by the last URC has "code": 0.
-    ${text}=    URC Payload
+    [Documentation]    The JSON answer carried by the URC ${urc} has "code": 0.
+    [Arguments]    ${urc}
+    ${text}=    URC Payload    ${urc}
     ${answer}=    Evaluate    json.loads($text)    modules=json
     Should Be Equal As Integers    ${answer}[code]    0
 

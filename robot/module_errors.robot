@@ -24,8 +24,8 @@ Bad Parameters Are Incorrect Parameters
     Send AT    AT+IMQTTAUTH="${PK}","${DN}"    expected=+CME ERROR:50
     Send AT    AT+CMEE=3    expected=+CME ERROR:50
     # the rejected value left the default in place
-    Send AT    AT+IMQTTPARA?
-    Response Should Contain    +IMQTTPARA:"KEEPALIVE",60
+    ${r}=    Send AT    AT+IMQTTPARA?
+    Response Should Contain    +IMQTTPARA:"KEEPALIVE",60    ${r}
 
 A Line Longer Than 1024 Octets Is Text Too Long
     ${long}=    Evaluate    "AT+IMQTTPUB=" + "A" * 1100
@@ -33,26 +33,26 @@ A Line Longer Than 1024 Octets Is Text Too Long
     Send AT    AT
 
 CMEE Selects How Errors Are Reported
-    Send AT    AT+CMEE?
-    Response Should Contain    +CMEE:1
+    ${r}=    Send AT    AT+CMEE?
+    Response Should Contain    +CMEE:1    ${r}
     Send AT    AT+CMEE=0
     Send AT    AT+NOSUCH    expected=ERROR
     Send AT    AT+CMEE=2
     Send AT    AT+NOSUCH    expected=+CME ERROR:operation not supported
 
 Echo Is On By Default And ATE0 Turns It Off
-    Send AT    AT+CGMI
-    Raw Output Should Contain    AT+CGMI\r
-    Response Should Contain    ICA-SIM
+    ${r}=    Send AT    AT+CGMI
+    Raw Output Should Contain    AT+CGMI\r    ${r}
+    Response Should Contain    ICA-SIM    ${r}
     Send AT    ATE0
-    Send AT    AT+CGMI
-    Raw Output Should Not Contain    AT+CGMI
-    Response Should Contain    ICA-SIM
+    ${r}=    Send AT    AT+CGMI
+    Raw Output Should Not Contain    AT+CGMI    ${r}
+    Response Should Contain    ICA-SIM    ${r}
 
 Echo Off At Start-Up
     [Setup]    Start Cloud And Module    echo=False
-    Send AT    AT+CGMM
-    Raw Output Should Not Contain    AT+CGMM
+    ${r}=    Send AT    AT+CGMM
+    Raw Output Should Not Contain    AT+CGMM    ${r}
     Send AT    ATE1
-    Send AT    AT+CGMM
-    Raw Output Should Contain    AT+CGMM\r
+    ${r}=    Send AT    AT+CGMM
+    Raw Output Should Contain    AT+CGMM\r    ${r}

@@ -22,14 +22,14 @@ Authentication With A Wrong Secret Fails And Connecting Is Refused
 Connect Reports State 2
     MQTT Online
     Module Should Be Connected
-    Send AT    AT+IMQTTSTATE?
-    Response Should Contain    +IMQTTSTATE:2
+    ${r}=    Send AT    AT+IMQTTSTATE?
+    Response Should Contain    +IMQTTSTATE:2    ${r}
 
 Publish From The TE Reaches The Cloud
     Subscribe As Cloud    ${TOPIC}/telemetry
     MQTT Online
-    Send AT    AT+IMQTTPUB="${TOPIC}/telemetry",1,"{\\"temp\\":21}"
-    Publish Result Should Be Success    +IMQTTPUB
+    ${r}=    Send AT    AT+IMQTTPUB="${TOPIC}/telemetry",1,"{\\"temp\\":21}"
+    Publish Result Should Be Success    +IMQTTPUB    ${r}
     Cloud Should Receive    ${TOPIC}/telemetry    payload={"temp":21}
 
 Command From The Cloud Reaches The TE
@@ -39,16 +39,16 @@ Command From The Cloud Reaches The TE
     # quotes, a comma and CR LF inside: the TE reads the payload by its length
     Publish As Cloud    ${TOPIC}/command    {"led":1,"note":"a, b\r\nc"}
     ${urc}=    Wait For URC    +IMQTTRCVPUB
-    Should Start With    ${urc}    +IMQTTRCVPUB:
-    ${rcv_topic}=    URC Field    1
+    Should Be Equal    ${urc.name}    +IMQTTRCVPUB
+    ${rcv_topic}=    URC Field    1    ${urc}
     Should Be Equal    ${rcv_topic}    ${TOPIC}/command
-    URC Payload Should Be    {"led":1,"note":"a, b\r\nc"}
+    URC Payload Should Be    {"led":1,"note":"a, b\r\nc"}    urc=${urc}
 
 Binary Publish Both Ways
     Subscribe As Cloud    ${TOPIC}/bin-up
     MQTT Online
-    Send AT With Data    AT+IMQTTPUBIN="${TOPIC}/bin-up",1,6    00 01 FF 2B 2B 2B    hex=True
-    Publish Result Should Be Success    +IMQTTPUBIN
+    ${r}=    Send AT With Data    AT+IMQTTPUBIN="${TOPIC}/bin-up",1,6    00 01 FF 2B 2B 2B    hex=True
+    Publish Result Should Be Success    +IMQTTPUBIN    ${r}
     Cloud Should Receive    ${TOPIC}/bin-up    payload=0001ff2b2b2b    hex=True
     # length 0: the module prompts with > and the data ends at +++
     Send AT With Data    AT+IMQTTPUBIN="${TOPIC}/bin-up",0,0    \x00\x7f\x80    plus_escape=True
@@ -56,8 +56,8 @@ Binary Publish Both Ways
     Send AT    AT+IMQTTSUB="${TOPIC}/bin-down",1
     Wait For URC    +IMQTTSUB
     Publish As Cloud    ${TOPIC}/bin-down    11 22 33 AA BA    hex=True
-    Wait For URC    +IMQTTRCVPUBIN
-    URC Payload Should Be    11 22 33 AA BA    hex=True
+    ${urc}=    Wait For URC    +IMQTTRCVPUBIN
+    URC Payload Should Be    11 22 33 AA BA    hex=True    urc=${urc}
 
 The Cloud Going Away Is Reported
     MQTT Online

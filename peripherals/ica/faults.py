@@ -29,8 +29,10 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from .at.engine import Command, CommandSpec, CommandTable, Form
+from .at.catalogue import Form
 from .at.errors import Cme, CmeError
+from .at.events import Command
+from .at.table import CommandSpec, CommandTable
 
 if TYPE_CHECKING:
     from .module import IcaModule
@@ -212,7 +214,7 @@ class FaultyTable:
         if spec is None or not self._injector.rules:
             return spec
         wrapped = {form.name.lower(): self._wrap(h) for form in Form if (h := spec.handler(form))}
-        return CommandSpec(spec.name, **wrapped)
+        return CommandSpec(spec.name, definition=spec.definition, **wrapped)
 
     def _wrap(self, handler):
         def run(command: Command):
@@ -240,12 +242,12 @@ async def power_cycle(module: "IcaModule", off: float) -> None:
     """What a real module does when its power drops and comes back."""
     from .commands.mqtt import CONNECTED
     was_connected = module.mqtt.state == CONNECTED
-    module.events.emit("module.reboot", None, module=module.config.name, spontaneous=True)
+    module.observer("module.reboot", module=module.config.name, spontaneous=True)
     module.engine.begin_reboot()
     module.injector.reset_output()
     await module._shutdown(graceful=False)
     await asyncio.sleep(off)
     module._build()
-    module.events.emit("module.ready", None, module=module.config.name, spontaneous=True)
+    module.observer("module.ready", module=module.config.name, spontaneous=True)
     if was_connected:
         module.ctx.urc("+IMQTTSTATE:0")

@@ -4,46 +4,57 @@ It owns the sans-I/O :class:`AtEngine`, the command families and their network
 work, the data-entry timer, and the module's life (reboot, factory reset).
 Bytes from the TE go in with :meth:`IcaModule.feed`; bytes to the TE come out
 through ``on_output``; with nothing attached they are dropped, as on an unplugged UART.
+What happens goes to ``observer(kind, **detail)``; the module imports nothing of
+the simulator that observes it (``pysim`` passes its event log as ``events``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from typing import Any, Callable
 
 import aiocoap
 
-from pysim.devauth import DeviceCredentials
-from pysim.events import EventLog
-
 from .at import AtEngine, CommandTable
+from .at.catalogue import BY_NAME
 from .commands.basic import BasicCommands
 from .commands.coap import CoapCommands
-from .commands.common import ModuleContext
 from .commands.http import HttpCommands
 from .commands.mqtt import MqttCommands
 from .commands.ota import OtaCommands
 from .config import ModuleConfig
+from .context import Context
+from .devauth import DeviceCredentials
 from .faults import FaultInjector
+from .interfaces import EventSink, Observer
 from .nvstore import NvStore
 
 
 class IcaModule:
-    def __init__(self, config: ModuleConfig | None = None, *, events: EventLog | None = None) -> None:
+    """The module model. ``observer`` gets each event as ``(kind, **detail)``;
+    ``events`` (an :class:`EventSink` such as pysim's ``EventLog``) is the same as
+    ``observer=lambda kind, **d: events.emit(kind, None, **d)`` and stays readable
+    as ``module.events``."""
+
+    def __init__(self, config: ModuleConfig | None = None, *, observer: Observer | None = None,
+                 events: EventSink | None = None) -> None:
         self.config = config or ModuleConfig()
-        self.events = events if events is not None else EventLog()
+        self.events = events
+        if observer is None:
+            observer = _to_sink(events) if events is not None else _ignore
+        self.observer: Observer = observer
         self.nv = NvStore(self.config.nv_path)
         self.on_output: Callable[[bytes], None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._poll_task: asyncio.Task | None = None
         self._life: asyncio.Task | None = None
-        self.injector = FaultInjector(lambda kind, **d: self.events.emit(kind, None, module=self.config.name, **d))
+        self.injector = FaultInjector(lambda kind, **d: self.observer(kind, module=self.config.name, **d))
         self._build()
 
     # ---- assembly -------------------------------------------------------
     def _build(self) -> None:
-        ctx = self.ctx = ModuleContext(self.config, self.nv, self.events)
-        table = self.table = CommandTable()
+        ctx = self.ctx = Context(self.config, self.nv, self.observer)
+        table = self.table = CommandTable(BY_NAME)
         self.engine = AtEngine(self.injector.table(table), echo=self.config.echo, urc_ok=self.config.urc_ok,
                                data_timeout=self.config.data_timeout, observer=self._observe)
         ctx.engine = self.engine
@@ -62,7 +73,7 @@ class IcaModule:
         return self.mqtt.auth.credentials or self.coap.auth.credentials or self.http.auth.credentials
 
     def _observe(self, kind: str, **detail) -> None:
-        self.events.emit(f"at.{kind}", None, module=self.config.name, **detail)
+        self.observer(f"at.{kind}", module=self.config.name, **detail)
         if kind == "command" and self.ctx.logs(5):
             self.ctx.log(5, f"{detail['line']} -> {detail['final']}")
         elif kind in ("warning", "error") and self.ctx.logs(level := 2 if kind == "warning" else 1):
@@ -153,13 +164,13 @@ class IcaModule:
         self._life = asyncio.get_running_loop().create_task(self._reboot_task(mode == 1, erase))
 
     async def _reboot_task(self, graceful: bool, erase: bool) -> None:
-        self.events.emit("module.reboot", None, module=self.config.name, graceful=graceful, erase=erase)
+        self.observer("module.reboot", module=self.config.name, graceful=graceful, erase=erase)
         await self._shutdown(graceful)
         if erase:
             self.nv.erase()
         await asyncio.sleep(self.config.reboot_seconds)
         self._build()
-        self.events.emit("module.ready", None, module=self.config.name)
+        self.observer("module.ready", module=self.config.name)
 
     async def _shutdown(self, graceful: bool) -> None:
         if self._timer is not None:
@@ -170,7 +181,7 @@ class IcaModule:
             try:
                 await asyncio.wait_for(step, 5)
             except Exception as error:
-                self.events.emit("module.error", None, module=self.config.name, error=repr(error))
+                self.observer("module.error", module=self.config.name, error=repr(error))
         self.ota.reset()
         await self.ctx.cancel_tasks()
 
@@ -188,3 +199,13 @@ class IcaModule:
 
     async def __aexit__(self, *exc) -> None:
         await self.stop()
+
+
+def _ignore(kind: str, **detail: Any) -> None:
+    pass
+
+
+def _to_sink(events: EventSink) -> Observer:
+    def observe(kind: str, **detail: Any) -> None:
+        events.emit(kind, None, **detail)
+    return observe

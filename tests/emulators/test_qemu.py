@@ -47,7 +47,8 @@ async def test_bytes_round_trip_through_link_with_trace(qemu):
     lines: list[str] = []
     trace = TraceWriter(lines.append)
     module = FakeModule()
-    link = UartLink(trace=trace)
+    link = UartLink()
+    link.listeners.append(trace.uart)
     await link.start(qemu.uart, module)
     try:
         module.send(b'AT+IMQTTPUB="/a/b",1,"hi"\r')
@@ -56,6 +57,7 @@ async def test_bytes_round_trip_through_link_with_trace(qemu):
         await link.wait_for(TE_TO_TA, bytes(range(256)), timeout=10)
     finally:
         await link.stop()
+        trace.flush()
     assert bytes(module.fed) == b'AT+IMQTTPUB="/a/b",1,"hi"\r' + bytes(range(256))
     assert {r.direction for r in link.records} == {TE_TO_TA, TA_TO_TE}
     assert link.delivered(TA_TO_TE) == link.delivered(TE_TO_TA)

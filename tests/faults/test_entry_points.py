@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
 from pysim.events import kind_is
 
-LIBRARY = Path(__file__).resolve().parents[2] / "robot" / "IcaLibrary.py"
+ROBOT = Path(__file__).resolve().parents[2] / "robot"
 
 
 async def test_plugin_faults_fixture(module_factory, faults):
@@ -23,10 +23,12 @@ async def test_plugin_faults_fixture(module_factory, faults):
 
 @pytest.fixture
 def lib():
-    spec = importlib.util.spec_from_file_location("IcaLibrary", LIBRARY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    instance = module.IcaLibrary()
+    sys.path.insert(0, str(ROBOT))
+    try:
+        from IcaLibrary import IcaLibrary
+    finally:
+        sys.path.remove(str(ROBOT))
+    instance = IcaLibrary()
     yield instance
     instance.stop_all()
 
@@ -41,5 +43,5 @@ def test_robot_inject_and_clear_fault(lib):
     lib.send_at("AT+CGMI")
     with pytest.raises(AssertionError, match="unknown fault kind"):
         lib.inject_fault("module.nope")
-    with pytest.raises(AssertionError, match="no UART link"):
+    with pytest.raises(AssertionError, match="no UART link"):   # a module alone has no UART link
         lib.inject_fault("uart.drop")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from peripherals.ica import IcaModule, ModuleConfig
+from pysim.events import EventLog
 from pysim.te import AtClient
 
 
 @pytest.fixture
 async def offline(tmp_path):
     """A module with no cloud configured and echo off, and its AT client."""
-    module = IcaModule(ModuleConfig(echo=False, nv_path=tmp_path / "nv.json"))
+    module = IcaModule(ModuleConfig(echo=False, nv_path=tmp_path / "nv.json"), events=EventLog())
     await module.start()
     client = AtClient(module.feed)
     module.on_output = client.feed

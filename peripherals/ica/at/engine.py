@@ -17,99 +17,20 @@ from __future__ import annotations
 import enum
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable
 
-from .errors import Cme, CmeError
-from .params import Arg, split_args
+from .catalogue import MAX_PAYLOAD, Form
+from .errors import CmeError, DataTimeout, Internal, NotAllowed, TooLong, Unknown
+from .events import Command, DataEntry, Reply, Urc
+from .grammar import parse_line
+from .table import CommandSpec, CommandTable, Handler
+
+__all__ = ["AtEngine", "Command", "CommandSpec", "CommandTable", "DataEntry", "Form", "Handler", "Mode",
+           "Reply", "Urc", "MAX_LINE", "MAX_PAYLOAD", "DATA_TIMEOUT"]
 
 MAX_LINE = 1024          # DECISIONS §1
-MAX_PAYLOAD = 64 * 1024  # DECISIONS §16
 DATA_TIMEOUT = 10.0      # DECISIONS §16
 PLUS_ESCAPE = b"+++"
-
-
-class Form(enum.Enum):
-    TEST = "=?"
-    QUERY = "?"
-    SET = "="
-    EXECUTE = ""
-
-
-@dataclass
-class Command:
-    """One command of a command line, parsed."""
-
-    name: str              # upper case, e.g. "+IMQTTPUB", "E", "I"
-    form: Form
-    args: list[Arg]
-    text: str              # as written, for traces
-    warn: Callable[[str], None] = field(repr=False, default=lambda _m: None)
-
-
-@dataclass
-class DataEntry:
-    """A request for binary data entry: ``length`` octets, or up to ``+++`` when 0."""
-
-    length: int
-    complete: Callable[[bytes], "Reply"]
-
-
-@dataclass
-class Reply:
-    """What a handler answers. ``final`` None means "no final result" (data entry prompt)."""
-
-    lines: list[str] = field(default_factory=list)
-    final: str | CmeError | None = "OK"
-    payload: bytes = b""              # raw bytes right after the final OK (DECISIONS §12)
-    data_entry: DataEntry | None = None
-    after: Callable[[], None] | None = None  # runs once the reply is queued
-
-
-@dataclass
-class Urc:
-    """An unsolicited result: lines, then ``OK`` for receive URCs, then a binary payload."""
-
-    lines: list[str]
-    ok: bool = False
-    payload: bytes = b""
-
-
-Handler = Callable[[Command], "Reply | None"]
-
-
-@dataclass
-class CommandSpec:
-    name: str
-    test: Handler | None = None
-    query: Handler | None = None
-    set: Handler | None = None
-    execute: Handler | None = None
-
-    def handler(self, form: Form) -> Handler | None:
-        return {Form.TEST: self.test, Form.QUERY: self.query,
-                Form.SET: self.set, Form.EXECUTE: self.execute}[form]
-
-
-class CommandTable:
-    """Command names (and aliases) to their handlers."""
-
-    def __init__(self) -> None:
-        self._specs: dict[str, CommandSpec] = {}
-
-    def add(self, spec: CommandSpec, aliases: Iterable[str] = ()) -> CommandSpec:
-        for name in (spec.name, *aliases):
-            key = name.upper()
-            if key in self._specs:
-                raise ValueError(f"command {name} registered twice")
-            self._specs[key] = spec
-        return spec
-
-    def command(self, name: str, aliases: Iterable[str] = (), **forms: Handler) -> CommandSpec:
-        return self.add(CommandSpec(name.upper(), **forms), aliases)
-
-    def get(self, name: str) -> CommandSpec | None:
-        return self._specs.get(name.upper())
 
 
 class Mode(enum.Enum):
@@ -241,7 +162,7 @@ class AtEngine:
             self.observer("command", line=raw[:40].decode("latin-1") + "...", final="+CME ERROR:24",
                           reason=f"line longer than {self.max_line} bytes")
             self._busy = True
-            self._write_final(CmeError(Cme.TEXT_TOO_LONG, f"line longer than {self.max_line} bytes"))
+            self._write_final(TooLong(f"line longer than {self.max_line} bytes"))
             self._busy = False
             self._flush_urcs()
             return
@@ -258,7 +179,7 @@ class AtEngine:
         self._busy = True
         self._last_line = line
         try:
-            commands = list(self._parse_line(line[2:]))
+            commands = list(parse_line(line[2:], self._warner))
         except CmeError as error:
             self._finish(line, error)
             return
@@ -273,7 +194,7 @@ class AtEngine:
                 return
             if reply.data_entry is not None and index != len(commands) - 1:
                 self._emit_lines(lines)
-                self._finish(line, CmeError(Cme.OPERATION_NOT_ALLOWED,
+                self._finish(line, NotAllowed(
                                             "data entry must be the last command of a line"))
                 return
             lines += reply.lines
@@ -304,10 +225,10 @@ class AtEngine:
     def _dispatch(self, command: Command) -> Reply:
         spec = self.table.get(command.name)
         if spec is None:
-            raise CmeError(Cme.OPERATION_NOT_SUPPORTED, f"unknown command AT{command.name}")
+            raise Unknown(f"unknown command AT{command.name}")
         handler = spec.handler(command.form)
         if handler is None:
-            raise CmeError(Cme.OPERATION_NOT_SUPPORTED,
+            raise Unknown(
                            f"AT{command.name} has no {command.form.name.lower()} form")
         try:
             result = handler(command)
@@ -315,55 +236,8 @@ class AtEngine:
             raise
         except Exception as error:   # a bug in a handler still gets a final result code
             self.observer("error", line=command.text, error=f"{type(error).__name__}: {error}")
-            raise CmeError(Cme.UNKNOWN, f"internal error: {type(error).__name__}: {error}") from error
+            raise Internal(f"internal error: {type(error).__name__}: {error}") from error
         return Reply() if result is None else result
-
-    def _parse_line(self, body: str) -> Iterable[Command]:
-        """Split what follows ``AT`` into commands (V.250 §5.4: basic and extended, ``;``)."""
-        if body == "":
-            yield Command("", Form.EXECUTE, [], "AT", self._warner("AT"))
-            return
-        i, n = 0, len(body)
-        while i < n:
-            c = body[i]
-            if c in "+&":
-                j = _end_of_extended(body, i)
-                yield self._parse_extended(body[i:j])
-                i = j + 1 if j < n and body[j] == ";" else j
-            elif c.isalpha():
-                j = i + 1
-                while j < n and body[j].isdigit():
-                    j += 1
-                text = body[i:j]
-                name, value = text[0].upper(), text[1:]
-                args = [Arg(value, False)] if value else []
-                yield Command(name, Form.SET if value else Form.EXECUTE, args, "AT" + text,
-                              self._warner("AT" + text))
-                i = j
-                if i < n and body[i] == ";":
-                    i += 1
-            elif c == " ":
-                i += 1
-            else:
-                raise CmeError(Cme.OPERATION_NOT_SUPPORTED, f"cannot parse {body[i:]!r}")
-
-    def _parse_extended(self, text: str) -> Command:
-        j = 1
-        while j < len(text) and (text[j].isalnum() or text[j] in "_."):
-            j += 1
-        name, rest = text[:j].upper(), text[j:]
-        if name in ("+", "&"):
-            raise CmeError(Cme.OPERATION_NOT_SUPPORTED, f"no command name in {text!r}")
-        warn = self._warner("AT" + text)
-        if rest == "=?":
-            return Command(name, Form.TEST, [], "AT" + text, warn)
-        if rest == "?":
-            return Command(name, Form.QUERY, [], "AT" + text, warn)
-        if rest.startswith("="):
-            return Command(name, Form.SET, split_args(rest[1:]), "AT" + text, warn)
-        if rest.strip() == "":
-            return Command(name, Form.EXECUTE, [], "AT" + text, warn)
-        raise CmeError(Cme.INCORRECT_PARAMETERS, f"cannot parse {rest!r} after AT{name}")
 
     def _warner(self, line: str) -> Callable[[str], None]:
         def warn(message: str) -> None:
@@ -408,7 +282,7 @@ class AtEngine:
         consumed = at + len(PLUS_ESCAPE) - before
         payload = bytes(self._data[:at])
         if self._data_overflow or len(payload) > MAX_PAYLOAD:
-            self._abort_data_entry(CmeError(Cme.TEXT_TOO_LONG, f"payload over {MAX_PAYLOAD} bytes"))
+            self._abort_data_entry(TooLong(f"payload over {MAX_PAYLOAD} bytes"))
         else:
             self._complete_data_entry(payload)
         return i + consumed
@@ -425,7 +299,7 @@ class AtEngine:
             return
         except Exception as error:
             self.observer("error", line=self._last_line, error=f"{type(error).__name__}: {error}")
-            self._finish(self._last_line + " <data>", CmeError(Cme.UNKNOWN, f"internal error: {error}"))
+            self._finish(self._last_line + " <data>", Internal(f"internal error: {error}"))
             return
         self._emit_lines(reply.lines)
         self._finish(self._last_line + " <data>", reply.final, reply.payload, reply.after)
@@ -447,7 +321,7 @@ class AtEngine:
         """Let time pass: a data entry silent for ``data_timeout`` ends with +CME ERROR:31."""
         if self._data_deadline is not None and self.clock() >= self._data_deadline:
             dropped = len(self._data)
-            self._abort_data_entry(CmeError(Cme.NETWORK_TIMEOUT,
+            self._abort_data_entry(DataTimeout(
                                             f"data entry silent for {self.data_timeout:g} s; "
                                             f"{dropped} bytes dropped"))
 
@@ -467,26 +341,6 @@ class AtEngine:
         self.echo = self.echo_default
         self.cmee = 1
         self._busy = False
-
-
-def _end_of_extended(body: str, i: int) -> int:
-    """Index of the ``;`` ending the extended command at ``i`` (or len), quotes respected."""
-    in_quote = False
-    j = i
-    while j < len(body):
-        c = body[j]
-        if in_quote:
-            if c == "\\" and j + 1 < len(body):
-                j += 2
-                continue
-            if c == '"':
-                in_quote = False
-        elif c == '"':
-            in_quote = True
-        elif c == ";":
-            return j
-        j += 1
-    return j
 
 
 def _final_text(final: str | CmeError | None) -> str:

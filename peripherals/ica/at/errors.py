@@ -1,8 +1,10 @@
-"""Final result codes and the +CME ERROR numbers the module uses (DECISIONS §4)."""
+"""Final result codes: the +CME ERROR numbers the module uses (DECISIONS §4), one
+exception class per number, each carrying it (as aiocoap's ``error.py`` does)."""
 
 from __future__ import annotations
 
 import enum
+from typing import ClassVar
 
 
 class Cme(enum.IntEnum):
@@ -35,7 +37,13 @@ _TEXT = {
 
 
 class CmeError(Exception):
-    """Raised by a command handler: the command ends with +CME ERROR:<code>."""
+    """Raised by a command handler: the command ends with +CME ERROR:<code>.
+
+    Raise one of the subclasses (``BadParams("why")``); ``CmeError(Cme.X, "why")``
+    also works and gives the same final result code.
+    """
+
+    code: Cme
 
     def __init__(self, code: Cme, reason: str = "") -> None:
         super().__init__(f"+CME ERROR:{int(code)} ({code.text}){': ' + reason if reason else ''}")
@@ -43,9 +51,43 @@ class CmeError(Exception):
         self.reason = reason
 
 
-def not_allowed(reason: str) -> CmeError:
-    return CmeError(Cme.OPERATION_NOT_ALLOWED, reason)
+class _Coded(CmeError):
+    CODE: ClassVar[Cme]
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(self.CODE, reason)
 
 
-def bad_params(reason: str) -> CmeError:
-    return CmeError(Cme.INCORRECT_PARAMETERS, reason)
+class NotAllowed(_Coded):
+    """3: the command is known but not allowed in this state."""
+    CODE = Cme.OPERATION_NOT_ALLOWED
+
+
+class Unknown(_Coded):
+    """4: an unknown command, or a form the command does not have."""
+    CODE = Cme.OPERATION_NOT_SUPPORTED
+
+
+class TooLong(_Coded):
+    """24: a command line or a data-entry payload over its limit."""
+    CODE = Cme.TEXT_TOO_LONG
+
+
+class DataTimeout(_Coded):
+    """31: a data entry that stayed silent too long."""
+    CODE = Cme.NETWORK_TIMEOUT
+
+
+class BadParams(_Coded):
+    """50: parameter syntax, count, type or range."""
+    CODE = Cme.INCORRECT_PARAMETERS
+
+
+class Internal(_Coded):
+    """100: a bug in a handler; the line still gets its final result code."""
+    CODE = Cme.UNKNOWN
+
+
+# the names the command families have always used
+not_allowed = NotAllowed
+bad_params = BadParams

@@ -1,73 +1,35 @@
-"""Parsing of AT command arguments (DECISIONS §6-8).
+"""Reading AT command arguments as typed values (DECISIONS §6-8).
 
 Strings are double-quoted, with ``\\"`` for a quote and ``\\\\`` for a backslash
-inside; numbers are bare. Spaces around commas are allowed. An unquoted string
-or a quoted number is accepted but reported as a conformance warning.
+inside; numbers are bare ASCII digits with an optional sign. Spaces around commas
+are allowed. An unquoted string or a quoted number is accepted but reported as a
+conformance warning. :func:`read_args` reads a command's arguments as its
+catalogue entry declares them.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable
+import re
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .errors import bad_params
+from .catalogue import Kind, Param
+from .catalogue import command as catalogue_command
+from .errors import BadParams
+from .fields import Arg, quote, split_fields
 
-
-@dataclass(frozen=True)
-class Arg:
-    """One argument as written: its text (unescaped) and whether it was quoted."""
-
-    text: str
-    quoted: bool
-
+if TYPE_CHECKING:
+    from .events import Command
 
 Warn = Callable[[str], None]
+# ASCII only: str.isdigit() also takes superscripts and other scripts' digits
+_INTEGER = re.compile(r"[+-]?[0-9]+\Z")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
 
 def split_args(text: str) -> list[Arg]:
-    """Split an argument list into Args; raises CmeError(50) on bad syntax."""
-    args: list[Arg] = []
-    i, n = 0, len(text)
-    while True:
-        while i < n and text[i] in " \t":
-            i += 1
-        if i < n and text[i] == '"':
-            i += 1
-            out: list[str] = []
-            while True:
-                if i >= n:
-                    raise bad_params("unterminated string")
-                c = text[i]
-                if c == "\\" and i + 1 < n and text[i + 1] in '"\\':
-                    out.append(text[i + 1])
-                    i += 2
-                    continue
-                if c == '"':
-                    i += 1
-                    break
-                out.append(c)
-                i += 1
-            args.append(Arg("".join(out), True))
-            while i < n and text[i] in " \t":
-                i += 1
-            if i < n and text[i] != ",":
-                raise bad_params(f"unexpected {text[i]!r} after a string")
-        else:
-            start = i
-            while i < n and text[i] != ",":
-                if text[i] == '"':
-                    raise bad_params("quote inside an unquoted argument")
-                i += 1
-            args.append(Arg(text[start:i].strip(" \t"), False))
-        if i >= n:
-            return args
-        i += 1  # the comma
-
-
-def quote(value: str) -> str:
-    """A string parameter as the module writes it: quoted, with \\" and \\\\."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """Split an argument list into Args; raises BadParams (+CME ERROR:50) on bad syntax."""
+    return split_fields(text, strict=True)
 
 
 def as_str(arg: Arg, name: str, warn: Warn, *, allow_empty: bool = True) -> str:
@@ -75,10 +37,10 @@ def as_str(arg: Arg, name: str, warn: Warn, *, allow_empty: bool = True) -> str:
         if arg.text == "":
             if allow_empty:
                 return ""
-            raise bad_params(f"{name} is missing")
+            raise BadParams(f"{name} is missing")
         warn(f"{name} should be a quoted string, got {arg.text}")
     if not allow_empty and arg.text == "":
-        raise bad_params(f"{name} is empty")
+        raise BadParams(f"{name} is empty")
     return arg.text
 
 
@@ -87,33 +49,57 @@ def as_int(arg: Arg, name: str, warn: Warn, lo: int | None = None, hi: int | Non
     if arg.quoted:
         warn(f"{name} should be a bare number, got \"{arg.text}\"")
     text = arg.text.strip()
-    if not text or not (text.lstrip("+-").isdigit() and text[0] in "+-0123456789"):
-        raise bad_params(f"{name} must be an integer, got {arg.text!r}")
+    if not _INTEGER.match(text):
+        raise BadParams(f"{name} must be an integer, got {arg.text!r}")
     value = int(text)
-    if choices is not None and value not in choices:
-        raise bad_params(f"{name} must be one of {', '.join(map(str, choices))}, got {value}")
+    if choices and value not in choices:
+        raise BadParams(f"{name} must be one of {', '.join(map(str, choices))}, got {value}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise bad_params(f"{name} must be in {lo}..{hi}, got {value}")
+        raise BadParams(f"{name} must be in {lo}..{hi}, got {value}")
     return value
 
 
 def as_float(arg: Arg, name: str, warn: Warn, lo: float, hi: float) -> float:
     if arg.quoted:
         warn(f"{name} should be a bare number, got \"{arg.text}\"")
-    try:
-        value = float(arg.text)
-    except ValueError:
-        raise bad_params(f"{name} must be a number, got {arg.text!r}") from None
+    text = arg.text.strip()
+    if not _DECIMAL.match(text):
+        raise BadParams(f"{name} must be a number, got {arg.text!r}")
+    value = float(text)
     if not math.isfinite(value) or not lo <= value <= hi:
-        raise bad_params(f"{name} must be in {lo:g}..{hi:g}, got {arg.text}")
+        raise BadParams(f"{name} must be in {lo:g}..{hi:g}, got {arg.text}")
     return value
 
 
-def expect_count(args: list[Arg], lo: int, hi: int | None = None) -> None:
+def expect_count(args: Sequence[Arg], lo: int, hi: int | None = None) -> None:
     hi = lo if hi is None else hi
     if not lo <= len(args) <= hi:
         want = str(lo) if lo == hi else f"{lo} to {hi}"
-        raise bad_params(f"expected {want} parameters, got {len(args)}")
+        raise BadParams(f"expected {want} parameters, got {len(args)}")
+
+
+def read_param(param: Param, arg: Arg, warn: Warn) -> Any:
+    """One argument as ``param`` declares it: type, range, choices, quoting."""
+    if param.kind is Kind.INT:
+        lo = None if param.lo is None else int(param.lo)
+        hi = None if param.hi is None else int(param.hi)
+        return as_int(arg, param.name, warn, lo, hi, tuple(int(c) for c in param.choices) or None)
+    if param.kind is Kind.FLOAT:
+        assert param.lo is not None and param.hi is not None
+        return as_float(arg, param.name, warn, param.lo, param.hi)
+    value = as_str(arg, param.name, warn, allow_empty=param.allow_empty)
+    if param.choices and value not in param.choices:
+        raise BadParams(f"{param.name} must be one of {', '.join(map(quote, map(str, param.choices)))}, "
+                        f"got {value!r}")
+    return value
+
+
+def read_args(params: Sequence[Param], args: Sequence[Arg], warn: Warn) -> list[Any]:
+    """Every argument read by its parameter; the count is checked first (optional
+    parameters at the end may be left out and are then absent from the list)."""
+    required = sum(1 for p in params if not p.optional)
+    expect_count(args, required, len(params))
+    return [read_param(param, arg, warn) for param, arg in zip(params, args)]
 
 
 def format_number(value: float | int) -> str:
@@ -121,6 +107,11 @@ def format_number(value: float | int) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def format_value(param: Param, value: Any) -> str:
+    """A value as the module writes it back (a PARA query): strings quoted, numbers bare."""
+    return quote(value) if param.quoted else format_number(value)
 
 
 def from_at(text: str) -> str:
@@ -131,3 +122,11 @@ def from_at(text: str) -> str:
 def to_at(text: str) -> str:
     """Unicode text (a topic, a path) as an AT string: its UTF-8 bytes viewed as latin-1."""
     return text.encode("utf-8").decode("latin-1")
+
+
+def command_args(cmd: "Command") -> list[Any]:
+    """The arguments of a set form, read as the command's catalogue entry declares them."""
+    definition = catalogue_command(cmd.name)
+    if definition is None:
+        raise BadParams(f"AT{cmd.name} is not in the catalogue")
+    return read_args(definition.params, cmd.args, cmd.warn)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..at import Command, CommandTable, Reply, as_int, expect_count
-from .common import ModuleContext, ok_reply
+from ..at import Command, CommandTable, Reply, command_args
+from ..interfaces import ModuleContext
+from .replies import ok_reply
 
 
 class BasicCommands:
@@ -37,29 +38,25 @@ class BasicCommands:
         return lambda _cmd: Reply([value])
 
     def echo(self, cmd: Command) -> Reply:
-        value = as_int(cmd.args[0], "E", cmd.warn, choices=(0, 1)) if cmd.args else 0
+        [value] = command_args(cmd) or [0]
         self.engine.echo = bool(value)
         return Reply()
 
     def info(self, cmd: Command) -> Reply:
-        if cmd.args:
-            as_int(cmd.args[0], "I", cmd.warn, choices=(0,))
+        command_args(cmd)
         c = self.ctx.config
         return Reply([c.manufacturer, c.model, f"Revision: {c.revision}"])
 
     def cmee(self, cmd: Command) -> Reply:
-        expect_count(cmd.args, 1)
-        self.engine.cmee = as_int(cmd.args[0], "n", cmd.warn, choices=(0, 1, 2))
+        [self.engine.cmee] = command_args(cmd)
         return Reply()
 
     def loglevel(self, cmd: Command) -> Reply:
-        expect_count(cmd.args, 1)
-        self.ctx.loglevel = as_int(cmd.args[0], "level", cmd.warn, 0, 5)
+        [self.ctx.loglevel] = command_args(cmd)
         return Reply()
 
     def ireboot(self, cmd: Command) -> Reply:
-        expect_count(cmd.args, 1)
-        mode = as_int(cmd.args[0], "mode", cmd.warn, choices=(0, 1))
+        [mode] = command_args(cmd)
         return Reply(after=lambda: self.reboot(mode, False))
 
     def idefault(self, cmd: Command) -> Reply:

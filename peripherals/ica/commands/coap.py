@@ -10,27 +10,25 @@ from dataclasses import dataclass
 import aiocoap
 from aiocoap.optiontypes import StringOption
 
-from pysim.devauth import DeviceCredentials
+from ..devauth import DeviceCredentials
 
-from ..at import (Command, CommandTable, DataEntry, Reply, as_int, as_str, bad_params, expect_count,
-                  from_at, not_allowed, quote)
-from ..at.engine import MAX_PAYLOAD
-from .common import AuthCommand, ModuleContext, Para, ParaCommand, Received
+from ..at import BadParams, Command, CommandTable, DataEntry, NotAllowed, Reply, command_args, from_at, quote
+from ..interfaces import ModuleContext
+from .auth import AuthCommand
+from .para import ParaCommand
+from .received import Received
 
 TOKEN_OPTION = 2088            # the cloud's auth token option (DECISIONS §18)
 METHODS = {1: aiocoap.GET, 2: aiocoap.POST, 3: aiocoap.PUT, 4: aiocoap.DELETE}
 STATUS_OK, STATUS_TIMEOUT, STATUS_ERROR = 0, 1, 2
 
 
-def read_method(cmd: Command) -> int:
-    return as_int(cmd.args[0], "method", cmd.warn, choices=tuple(METHODS))
-
-
-def read_path(cmd: Command) -> str:
-    path = as_str(cmd.args[1], "path", cmd.warn, allow_empty=False)
+def send_args(cmd: Command) -> tuple[int, str, str | int]:
+    """method, path and message (or msg_len) of a CoAP or HTTP send command."""
+    method, path, third = command_args(cmd)
     if not path.startswith("/"):
-        raise bad_params(f"path must start with '/', got {path!r}")
-    return path
+        raise BadParams(f"path must start with '/', got {path!r}")
+    return method, path, third
 
 
 @dataclass
@@ -54,9 +52,7 @@ SEND_KINDS = (SendKind("+ICOAPSENDREQ", True, False), SendKind("+ICOAPSENDBIN", 
 class CoapCommands:
     def __init__(self, ctx: ModuleContext, table: CommandTable) -> None:
         self.ctx = ctx
-        self.para = ParaCommand(table, "+ICOAPARA", [
-            Para("TIMEOUT", lambda a, t, w: as_int(a, t, w, 1, 60), 2),
-        ], aliases=("+ICOAPPARA",))
+        self.para = ParaCommand(table, "+ICOAPARA")
         self.auth = AuthCommand(ctx, table, "+ICOAPAUTH", "coap_auth", self._authenticate)
         self.token: str | None = None
         self._context: aiocoap.Context | None = None
@@ -125,20 +121,18 @@ class CoapCommands:
         return Reply([f"{kind.name}:" + ",".join(fields)], payload=payload if kind.binary else b"")
 
     def _send(self, cmd: Command, kind: SendKind) -> Reply:
-        expect_count(cmd.args, 3)
-        method, path = read_method(cmd), read_path(cmd)
-        if not kind.binary:
-            message = as_str(cmd.args[2], "message", cmd.warn)
-            self._require_token()
-            return self._start(kind, method, path, message.encode("latin-1"), [quote(message)])
-        length = as_int(cmd.args[2], "msg_len", cmd.warn, 0, MAX_PAYLOAD)
+        method, path, third = send_args(cmd)
         self._require_token()
+        if not kind.binary:
+            message = str(third)
+            return self._start(kind, method, path, message.encode("latin-1"), [quote(message)])
+        length = int(third)
         return Reply(final=None, data_entry=DataEntry(
             length, lambda payload: self._start(kind, method, path, payload, [str(len(payload))])))
 
     def _require_token(self) -> None:
         if self.auth.credentials is None or self.token is None:
-            raise not_allowed("CoAP not authenticated: AT+ICOAPAUTH first and wait for +ICOAPAUTH:OK")
+            raise NotAllowed("CoAP not authenticated: AT+ICOAPAUTH first and wait for +ICOAPAUTH:OK")
 
     def _start(self, kind: SendKind, method: int, path: str, payload: bytes, third: list[str]) -> Reply:
         token = self.ctx.next_id()

@@ -9,12 +9,15 @@ import time
 
 import aiohttp
 
-from pysim.devauth import DeviceCredentials
+from ..devauth import DeviceCredentials
 
-from ..at import Command, CommandTable, DataEntry, Reply, as_int, as_str, expect_count, from_at, quote
-from ..at.engine import MAX_PAYLOAD
-from .coap import read_method, read_path
-from .common import AuthCommand, ModuleContext, Para, ParaCommand, Received, ok_reply
+from ..at import Command, CommandTable, DataEntry, Reply, from_at, quote
+from ..interfaces import ModuleContext
+from .auth import AuthCommand
+from .coap import send_args
+from .para import ParaCommand
+from .received import Received
+from .replies import ok_reply
 
 METHODS = {1: "GET", 2: "POST", 3: "PUT", 4: "DELETE"}
 # <status> of §7.4/7.7/7.8
@@ -26,10 +29,7 @@ MAX_OUTSTANDING = 4   # asynchronous requests in flight before "too many sends" 
 class HttpCommands:
     def __init__(self, ctx: ModuleContext, table: CommandTable) -> None:
         self.ctx = ctx
-        self.para = ParaCommand(table, "+IHTTPARA", [
-            Para("KEEPALIVE", lambda a, t, w: as_int(a, t, w, choices=(0, 1)), 0),
-            Para("TIMEOUT", lambda a, t, w: as_int(a, t, w, 1, 60), 5),
-        ], aliases=("+IHTTPPARA",), on_change=self._para_changed)
+        self.para = ParaCommand(table, "+IHTTPARA", on_change=self._para_changed)
         self.auth = AuthCommand(ctx, table, "+IHTTPAUTH", "http_auth", self._authenticate)
         self.token: str | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -102,9 +102,7 @@ class HttpCommands:
         return Reply([f"{name}:" + ",".join(fields)], payload=payload)
 
     def _text_args(self, cmd: Command, name: str) -> tuple[int, str, bytes]:
-        expect_count(cmd.args, 3)
-        method, path = read_method(cmd), read_path(cmd)
-        message = as_str(cmd.args[2], "message", cmd.warn)
+        method, path, message = send_args(cmd)
         self.last_sent[name] = ([str(method), quote(path), quote(message)], b"")
         return method, path, message.encode("latin-1")
 
@@ -125,9 +123,7 @@ class HttpCommands:
         return self._start_async("+IHTTPSENDREQ", method, path, body)
 
     def send_binary(self, cmd: Command) -> Reply:
-        expect_count(cmd.args, 3)
-        method, path = read_method(cmd), read_path(cmd)
-        length = as_int(cmd.args[2], "msg_len", cmd.warn, 0, MAX_PAYLOAD)
+        method, path, length = send_args(cmd)
 
         def complete(payload: bytes) -> Reply:
             self.last_sent["+IHTTPSENDBIN"] = ([str(method), quote(path), str(len(payload))], payload)

@@ -7,34 +7,29 @@ import asyncio
 import ssl
 from typing import Any, Awaitable, Callable
 
-from pysim.devauth import DeviceCredentials, mqtt_connect_fields
+from ..devauth import DeviceCredentials, mqtt_connect_fields
 
-from ..at import (Command, CommandTable, DataEntry, Reply, as_float, as_int, as_str, bad_params,
-                  expect_count, from_at, not_allowed, quote, to_at)
-from ..at.engine import MAX_PAYLOAD
+from ..at import BadParams, Command, CommandTable, DataEntry, NotAllowed, Reply, command_args, from_at, quote, to_at
+from ..interfaces import ModuleContext
 from ..net.mqtt_client import MqttClient
 from ..net.mqtt_codec import MessageReceived
-from .common import AuthCommand, ModuleContext, Para, ParaCommand, Received, last_line, ok_reply
+from .auth import AuthCommand
+from .para import ParaCommand
+from .received import Received
+from .replies import last_line, ok_reply
 
 DISCONNECTED, CONNECTED = 0, 2   # state 1 is reserved and never reported (DECISIONS §14)
 STATUS_OK, STATUS_TIMEOUT, STATUS_ERROR = 0, 1, 2
 SUB_FAILURE = 128
 
 
-def _version(arg, tag, warn) -> str:
-    value = as_str(arg, tag, warn)
-    if value not in ("3.1", "3.1.1"):
-        raise bad_params(f'VERSION must be "3.1" or "3.1.1", got {value!r}')
-    return value
-
-
 def _check_topic(topic: str, *, filter_ok: bool) -> None:
     if not topic:
-        raise bad_params("topic is empty")
+        raise BadParams("topic is empty")
     if len(topic.encode()) > 65535:
-        raise bad_params("topic too long")
+        raise BadParams("topic too long")
     if not filter_ok and ("+" in topic or "#" in topic):
-        raise bad_params("a publish topic cannot hold the wildcards + or #")
+        raise BadParams("a publish topic cannot hold the wildcards + or #")
 
 
 class MqttCommands:
@@ -46,15 +41,8 @@ class MqttCommands:
         self.system_topics = system_topics           # the module's own subscriptions (OTA)
         self.on_connected = on_connected
         self.on_system_message = on_system_message   # OTA topics: taken by the module itself
-        self.para = ParaCommand(table, "+IMQTTPARA", [
-            Para("TIMEOUT", lambda a, t, w: as_float(a, t, w, 0.5, 2), 2.0),
-            Para("CLEAN", lambda a, t, w: as_int(a, t, w, choices=(0, 1)), 1),
-            Para("KEEPALIVE", lambda a, t, w: as_int(a, t, w, 60, 180), 60),
-            Para("VERSION", _version, "3.1.1"),
-        ])
-        self.dbg = ParaCommand(table, "+IMQTTDBGPARA", [
-            Para("PINGRSP", lambda a, t, w: as_int(a, t, w, choices=(0, 1)), 0),
-        ])
+        self.para = ParaCommand(table, "+IMQTTPARA")
+        self.dbg = ParaCommand(table, "+IMQTTDBGPARA")
         self.auth = AuthCommand(ctx, table, "+IMQTTAUTH", "mqtt_auth", self._authenticate,
                                 precheck=self._not_connected)
         self.mode = int(ctx.nv.get("mqtt_mode", 0))
@@ -93,11 +81,11 @@ class MqttCommands:
 
     def _not_connected(self) -> None:
         if self.state == CONNECTED or self.connecting:
-            raise not_allowed("MQTT is connected: AT+IMQTTDISCONN first")
+            raise NotAllowed("MQTT is connected: AT+IMQTTDISCONN first")
 
     def _require_connected(self) -> MqttClient:
         if self.state != CONNECTED or self.client is None:
-            raise not_allowed("MQTT is not connected (AT+IMQTTCONN, then wait for +IMQTTSTATE:2)")
+            raise NotAllowed("MQTT is not connected (AT+IMQTTCONN, then wait for +IMQTTSTATE:2)")
         return self.client
 
     def _endpoint(self) -> tuple[str, int]:
@@ -139,15 +127,14 @@ class MqttCommands:
         return code == 0, f"CONNACK {code}"
 
     def set_mode(self, cmd: Command) -> Reply:
-        expect_count(cmd.args, 1)
-        self.mode = as_int(cmd.args[0], "mode", cmd.warn, choices=(0, 1))
+        [self.mode] = command_args(cmd)
         return Reply()
 
     def connect(self, cmd: Command) -> Reply:
         self._not_connected()
         creds = self.credentials
         if creds is None:
-            raise not_allowed("not authenticated: AT+IMQTTAUTH first and wait for +IMQTTAUTH:OK")
+            raise NotAllowed("not authenticated: AT+IMQTTAUTH first and wait for +IMQTTAUTH:OK")
         self.connecting = True
         self.ctx.spawn(self._connect(creds), "mqtt connect")
         return Reply()
@@ -218,16 +205,9 @@ class MqttCommands:
             client.abort()
 
     # ---- PUB, PUBIN -------------------------------------------------------
-    def _publish_args(self, cmd: Command, third: str) -> tuple[str, int]:
-        expect_count(cmd.args, 3)
-        topic = as_str(cmd.args[0], "topic", cmd.warn)
-        _check_topic(topic, filter_ok=False)
-        qos = as_int(cmd.args[1], "qos", cmd.warn, 0, 2)
-        return topic, qos
-
     def publish(self, cmd: Command) -> Reply:
-        topic, qos = self._publish_args(cmd, "message")
-        message = as_str(cmd.args[2], "message", cmd.warn)
+        topic, qos, message = command_args(cmd)
+        _check_topic(topic, filter_ok=False)
         client = self._require_connected()
         packet_id = self.ctx.next_id()
         self.last_pub = [quote(topic), str(qos), quote(message)]
@@ -236,8 +216,8 @@ class MqttCommands:
         return Reply([f"+IMQTTPUB:{packet_id}"])
 
     def publish_bin(self, cmd: Command) -> Reply:
-        topic, qos = self._publish_args(cmd, "msg_len")
-        length = as_int(cmd.args[2], "msg_len", cmd.warn, 0, MAX_PAYLOAD)
+        topic, qos, length = command_args(cmd)
+        _check_topic(topic, filter_ok=False)
         self._require_connected()
 
         def complete(payload: bytes) -> Reply:
@@ -275,10 +255,8 @@ class MqttCommands:
 
     # ---- SUB, UNSUB -------------------------------------------------------
     def subscribe(self, cmd: Command) -> Reply:
-        expect_count(cmd.args, 2)
-        topic = as_str(cmd.args[0], "topic", cmd.warn)
+        topic, qos = command_args(cmd)
         _check_topic(topic, filter_ok=True)
-        qos = as_int(cmd.args[1], "qos", cmd.warn, 0, 2)
         client = self._require_connected()
         packet_id = self.ctx.next_id()
         self.last_sub = [quote(topic), str(qos)]
@@ -292,8 +270,7 @@ class MqttCommands:
                            on_timeout=SUB_FAILURE, on_error=SUB_FAILURE)
 
     def unsubscribe(self, cmd: Command) -> Reply:
-        expect_count(cmd.args, 1)
-        topic = as_str(cmd.args[0], "topic", cmd.warn)
+        [topic] = command_args(cmd)
         _check_topic(topic, filter_ok=True)
         client = self._require_connected()
         packet_id = self.ctx.next_id()

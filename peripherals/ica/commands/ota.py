@@ -11,8 +11,10 @@ from typing import Awaitable, Callable
 
 import aiohttp
 
-from ..at import Command, CommandTable, Reply, as_int, as_str, expect_count, from_at, not_allowed, quote, to_at
-from .common import ModuleContext, Para, ParaCommand, ok_reply
+from ..at import Command, CommandTable, NotAllowed, Reply, command_args, from_at, quote, to_at
+from ..interfaces import ModuleContext
+from .para import ParaCommand
+from .replies import ok_reply
 
 
 def crc16_ccitt_false(data: bytes, crc: int = 0xFFFF) -> int:
@@ -43,10 +45,7 @@ class OtaCommands:
     def __init__(self, ctx: ModuleContext, table: CommandTable, publish: Publish) -> None:
         self.ctx = ctx
         self.publish = publish
-        self.para = ParaCommand(table, "+IOTAPARA", [
-            Para("DURATION", lambda a, t, w: as_int(a, t, w, 60, 2_592_000), 86400),
-            Para("BLOCKSIZE", lambda a, t, w: as_int(a, t, w, 16, 4096), 512),
-        ])
+        self.para = ParaCommand(table, "+IOTAPARA")
         self.version: str | None = None
         self.version_reported = False
         self.announced: tuple[str, int, str] | None = None
@@ -74,8 +73,7 @@ class OtaCommands:
         return Reply([f"+IOTAVER:{quote(self.version)}"]) if self.version is not None else Reply()
 
     def set_version(self, cmd: Command) -> Reply:
-        expect_count(cmd.args, 1)
-        self.version = as_str(cmd.args[0], "version", cmd.warn, allow_empty=False)
+        [self.version] = command_args(cmd)
         self.version_reported = False
         self.report_version()
         return Reply()
@@ -96,12 +94,10 @@ class OtaCommands:
 
     # ---- IOTAPGS ----------------------------------------------------------
     def progress(self, cmd: Command) -> Reply:
-        expect_count(cmd.args, 1, 2)
-        step = as_int(cmd.args[0], "progress", cmd.warn, -4, 100)
-        desc = as_str(cmd.args[1], "desc", cmd.warn) if len(cmd.args) > 1 else ""
+        step, desc = [*command_args(cmd), ""][:2]
         device = self._device()
         if device is None:
-            raise not_allowed("no authenticated device to report progress for")
+            raise NotAllowed("no authenticated device to report progress for")
         topic = f"/ota/device/progress/{device[0]}/{device[1]}"
         body = json.dumps({"id": self._next_message_id(),
                            "params": {"step": str(step), "desc": from_at(desc)}}).encode()
@@ -158,14 +154,13 @@ class OtaCommands:
 
     # ---- IOTABLOCK, IOTABORT ----------------------------------------------
     def block(self, cmd: Command) -> Reply:
-        expect_count(cmd.args, 1)
-        kind = as_int(cmd.args[0], "type", cmd.warn, choices=(0, 1))
+        [kind] = command_args(cmd)
         upgrade = self.upgrade
         if upgrade is None:
-            raise not_allowed("no upgrade in progress: wait for +IOTANEWVER")
+            raise NotAllowed("no upgrade in progress: wait for +IOTANEWVER")
         if kind == 1:
             if upgrade.last is None:
-                raise not_allowed("no block read yet to send again")
+                raise NotAllowed("no block read yet to send again")
             start, end = upgrade.last
         else:
             start = upgrade.offset
@@ -185,7 +180,7 @@ class OtaCommands:
 
     def abort(self, cmd: Command) -> Reply:
         if self.upgrade is None and self._fetching is None:
-            raise not_allowed("no upgrade in progress")
+            raise NotAllowed("no upgrade in progress")
         if self._fetching is not None:
             self._fetching.cancel()
             self._fetching = None

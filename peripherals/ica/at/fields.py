@@ -1,0 +1,86 @@
+"""Splitting a comma-separated AT field list with quoted strings, written once.
+
+Used by the module for a command's arguments (``strict``: bad syntax is
+``+CME ERROR:50``), by the TE client for response lines and by the trace
+(lenient: a field list is read as far as it makes sense). Inside quotes ``\\"``
+is a quote and ``\\\\`` a backslash (DECISIONS §6); any other backslash is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import BadParams
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """One field as written: its text (unescaped) and whether it was quoted."""
+
+    text: str
+    quoted: bool
+
+
+_BLANK = " \t"
+
+
+def split_fields(text: str, *, strict: bool = False) -> list[Arg]:
+    """The fields of ``text`` (what follows ``=`` or ``+NAME:``); spaces around fields allowed.
+
+    ``strict``: an unterminated string, text after a closing quote or a quote inside
+    an unquoted field raises :class:`BadParams`; otherwise the string runs to the end,
+    the text after it up to the next comma is skipped and the quote is kept.
+    """
+    args: list[Arg] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in _BLANK:
+            i += 1
+        if i < n and text[i] == '"':
+            i += 1
+            out: list[str] = []
+            while True:
+                if i >= n:
+                    if strict:
+                        raise BadParams("unterminated string")
+                    break
+                c = text[i]
+                if c == "\\" and i + 1 < n and text[i + 1] in '"\\':
+                    out.append(text[i + 1])
+                    i += 2
+                    continue
+                i += 1
+                if c == '"':
+                    break
+                out.append(c)
+            args.append(Arg("".join(out), True))
+            while i < n and text[i] in _BLANK:
+                i += 1
+            if i < n and text[i] != ",":
+                if strict:
+                    raise BadParams(f"unexpected {text[i]!r} after a string")
+                i = _next_comma(text, i)
+        else:
+            start = i
+            i = _next_comma(text, i)
+            if strict and '"' in text[start:i]:
+                raise BadParams("quote inside an unquoted argument")
+            args.append(Arg(text[start:i].strip(_BLANK), False))
+        if i >= n:
+            return args
+        i += 1  # the comma
+
+
+def _next_comma(text: str, i: int) -> int:
+    j = text.find(",", i)
+    return len(text) if j < 0 else j
+
+
+def field_texts(text: str) -> list[str]:
+    """The fields of a response line's argument part, as plain strings (lenient)."""
+    return [arg.text for arg in split_fields(text)]
+
+
+def quote(value: str) -> str:
+    """A string parameter as the module writes it: quoted, with \\" and \\\\."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

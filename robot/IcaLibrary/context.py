@@ -1,0 +1,259 @@
+"""What the keyword families share: the event loop thread, the module and device
+caches (handles), the cloud in use, timeouts, failure messages with the trace tail,
+and `Stop All`."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import re
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Coroutine
+
+from robot.api import logger
+from robot.api.deco import keyword
+from robot.utils import ConnectionCache, timestr_to_secs
+
+if TYPE_CHECKING:
+    from pysim.cloud import Cloud
+
+    from .cloud import CloudObserver
+    from .handles import DeviceHandle, ModuleHandle
+    from .results import AtResponse, Urc
+
+# How long a keyword may wait beyond its own timeout for the loop to answer.
+LOOP_GRACE = 10.0
+# Starting and stopping things (cloud, module, QEMU) must be done within this.
+LIFECYCLE_TIMEOUT = 60.0
+
+
+class EventLoopThread:
+    """An asyncio loop running forever in a daemon thread; ``run`` waits for a coroutine."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._main, name="IcaLibrary-loop", daemon=True)
+        self.thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
+        """Run ``coro`` on the loop; cancel it if the caller gives up (timeout, Robot timeout)."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise AssertionError(f"the event loop did not finish within {timeout:g} s") from None
+        except BaseException:
+            future.cancel()
+            raise
+
+    def close(self) -> None:
+        """Cancel what is left on the loop, stop it, join the thread, close the loop."""
+        if self.loop.is_closed():
+            return
+        try:
+            self.run(self._drain(), LIFECYCLE_TIMEOUT)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(LIFECYCLE_TIMEOUT)
+            self.loop.close()
+
+    async def _drain(self) -> None:
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.loop.shutdown_asyncgens()
+        await self.loop.shutdown_default_executor()
+
+
+class SuiteEndCleanup:
+    """Library listener: ``close`` runs when the suite's library instance goes out of scope."""
+
+    ROBOT_LISTENER_API_VERSION = 3
+
+    def __init__(self, library: "LibraryContext") -> None:
+        self._library = library
+
+    def close(self) -> None:
+        self._library.stop_all()
+
+
+def seconds(value: timedelta | float | str) -> float:
+    """A timedelta, a number or a Robot time string (``10s``, ``1 min``) in seconds."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return timestr_to_secs(value) if isinstance(value, str) else float(value)
+
+
+def as_bytes(data: bytes | str, is_hex: bool) -> bytes:
+    """Robot text (latin-1, so ``\\x00``-``\\xff`` escapes give those octets) or hex digits."""
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    if is_hex:
+        return bytes.fromhex(data)
+    return data.encode("latin-1")
+
+
+def show(data: bytes) -> str:
+    return repr(bytes(data))
+
+
+def block_indexes(value: str | list[int] | tuple[int, ...]) -> set[int]:
+    if isinstance(value, str):
+        return {int(part) for part in re.split(r"[\s,]+", value) if part}
+    return {int(part) for part in value}
+
+
+Target = "ModuleHandle | DeviceHandle"
+
+
+class LibraryContext:
+    """Shared state. The keyword families (the other files) inherit it."""
+
+    def __init__(self, at_timeout: timedelta = timedelta(seconds=10),
+                 uart_timeout: timedelta = timedelta(seconds=30)) -> None:
+        self.ROBOT_LIBRARY_LISTENER = SuiteEndCleanup(self)
+        self._at_timeout = seconds(at_timeout)
+        self._uart_timeout = seconds(uart_timeout)
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget everything started (after `Stop All`)."""
+        self._loop: EventLoopThread | None = None
+        self._cloud: Cloud | None = None                      # the one Start Cloud started
+        self._modules: ConnectionCache = ConnectionCache("no module: use Start Module first")
+        self._devices: ConnectionCache = ConnectionCache("no MCU session: use Start MCU Session first")
+        self._observers: dict[int, CloudObserver] = {}       # id(cloud) -> its paho service client
+        self._images: dict[str, Any] = {}
+        self._last_response: AtResponse | None = None          # deprecated "last" forms
+        self._last_urc: Urc | None = None
+
+    # ---- plumbing ---------------------------------------------------------
+    def _run(self, coro: Coroutine[Any, Any, Any], timeout: float = LIFECYCLE_TIMEOUT) -> Any:
+        if self._loop is None:
+            self._loop = EventLoopThread()
+        return self._loop.run(coro, timeout + LOOP_GRACE)
+
+    @staticmethod
+    async def _in_loop(function, *args):
+        """Call a plain function on the loop's thread (the cloud's state lives there)."""
+        return function(*args)
+
+    def _response(self, response: "AtResponse | None") -> "AtResponse":
+        """The response passed, else (deprecated form) the last command's."""
+        if response is not None:
+            return response
+        if self._last_response is None:
+            raise AssertionError("no command sent yet")
+        logger.warn("a response keyword without its response argument is deprecated: "
+                    "pass the value Send AT returned")
+        return self._last_response
+
+    def _urc(self, urc: "Urc | None") -> "Urc":
+        """The URC passed, else (deprecated form) the one Wait For URC returned last."""
+        if urc is not None:
+            return urc
+        if self._last_urc is None:
+            raise AssertionError("no URC taken yet: use Wait For URC first")
+        logger.warn("a URC keyword without its urc argument is deprecated: pass the value Wait For URC returned")
+        return self._last_urc
+
+    # ---- handles ----------------------------------------------------------
+    @staticmethod
+    def _from_cache(cache: ConnectionCache, handle: int | str | None, what: str):
+        if handle is None or handle == "":
+            if not cache:
+                raise AssertionError(cache.current.message if hasattr(cache.current, "message")
+                                     else f"no {what}")
+            return cache.current
+        try:
+            return cache.get_connection(handle)
+        except RuntimeError:
+            raise AssertionError(f"no {what} {handle!r}: known are "
+                                 f"{sorted(str(a) for a in cache._aliases) or 'none by alias'}, "
+                                 f"indexes 1 to {len(cache)}") from None
+
+    def _module_handle(self, module: int | str | None = None) -> "ModuleHandle":
+        return self._from_cache(self._modules, module, "module")
+
+    def _device_handle(self, device: int | str | None = None) -> "DeviceHandle":
+        return self._from_cache(self._devices, device, "MCU session")
+
+    def _cloud_for(self, device: int | str | None = None) -> "Cloud":
+        """The named device's cloud, else the active MCU session's, else Start Cloud's."""
+        if device is not None or (self._devices and self._cloud is None):
+            cloud = self._device_handle(device).cloud
+            if cloud is None:
+                raise AssertionError("the MCU session uses an external cloud: no cloud keywords there")
+            return cloud
+        if self._devices:
+            return self._devices.current.cloud
+        if self._cloud is None:
+            raise AssertionError("no cloud: use Start Cloud (or Start MCU Session) first")
+        return self._cloud
+
+    def _default_target(self) -> "Target | None":
+        if self._devices:
+            return self._devices.current
+        if self._modules:
+            return self._modules.current
+        return None
+
+    # ---- failures ---------------------------------------------------------
+    def _failure(self, message: str, target: "Target | None" = None) -> AssertionError:
+        """An AssertionError whose message ends with the trace tail of ``target`` (default:
+        the active device, else the active module): AT lines both ways, console lines and
+        cloud events, with their times in seconds."""
+        target = target or self._default_target()
+        if target is None or not target.trace.last:
+            return AssertionError(message)
+        tail = "\n".join(target.trace.last)
+        return AssertionError(f"{message}\nTrace tail of {target.kind} {target.label} "
+                              f"(s since it started):\n{tail}")
+
+    # ---- clean-up ---------------------------------------------------------
+    @keyword
+    def stop_all(self) -> None:
+        """Stops everything this library started: MCU sessions, cloud peers, modules, the cloud
+        and the event loop; returns nothing.
+
+        Idempotent: safe in Test Teardown and Suite Teardown alike. Every part is
+        stopped even if an earlier one fails to stop. Fails afterwards, naming each
+        part that failed to stop.
+
+        Example:
+        | Suite Teardown | Stop All |
+        """
+        if self._loop is None:
+            self._reset()
+            return
+        errors: list[str] = []
+        steps = ([(f"MCU session {i}", d, "stop") for i, d in enumerate(self._devices, 1)]
+                 + [("cloud peer", o, "close") for o in self._observers.values()]
+                 + [(f"module {i}", m, "stop") for i, m in enumerate(self._modules, 1)]
+                 + [("cloud", self._cloud, "stop")])
+        for what, target, method in steps:
+            if target is None:
+                continue
+            try:
+                self._loop.run(getattr(target, method)(), LIFECYCLE_TIMEOUT)
+            except BaseException as error:  # keep stopping the rest
+                errors.append(f"stopping the {what}: {type(error).__name__}: {error}")
+        for index, device in enumerate(self._devices, 1):
+            if device.trace.all:
+                logger.info(f"trace of MCU session {index}:\n" + "\n".join(device.trace.all))
+        loop, self._loop = self._loop, None
+        try:
+            loop.close()
+        except BaseException as error:
+            errors.append(f"closing the event loop: {type(error).__name__}: {error}")
+        self._reset()
+        if errors:
+            raise AssertionError("; ".join(errors))

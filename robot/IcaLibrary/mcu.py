@@ -1,0 +1,119 @@
+"""MCU keywords: firmware in an emulator against its own cloud and module (an MCU
+session), addressed by handle; its console and its exit code."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from robot.api import logger
+from robot.api.deco import keyword
+
+from peripherals.ica import Faults
+
+from .context import LIFECYCLE_TIMEOUT, LibraryContext, block_indexes, seconds
+from .handles import DeviceHandle
+from .lines import UART_NAMES, FailingLineSeen, Matcher
+
+
+class McuKeywords(LibraryContext):
+
+    @keyword("Start MCU Session")
+    def start_mcu_session(self, firmware: str | None = None, corrupt_ota_blocks: str | list[int] = "",
+                          emulator: str | None = None, baud: int | None = None, trace: bool = False,
+                          boot_timeout: timedelta = timedelta(seconds=20), alias: str | None = None) -> int:
+        """Starts a cloud, a module and the firmware in an emulator, wired by a UART link; returns
+        the session's handle (an index from 1) and makes it the active device.
+
+        Returns once the firmware's console shows its ``BOOT`` line. The demo device
+        (``a1demoPK``, ``demo-device-01``) is registered in the session's cloud.
+
+        - ``firmware``: an ELF; default ``firmware/build/demo.elf`` (``make -C firmware``).
+        - ``corrupt_ota_blocks``: module fault, as in `Start Module`.
+        - ``emulator``: ``qemu`` (default) or ``renode``.
+        - ``baud``: pace the UART at this rate; default as fast as it goes.
+        - ``trace``: keep the whole readable trace and log it at `Stop All` (the tail is
+          always kept for failure messages).
+        - ``alias``: a name for the handle, usable wherever a keyword takes ``device``.
+
+        Several sessions may run at once, each with its own cloud and module (see
+        `Devices and modules`).
+
+        Fails if the alias is taken, the firmware or emulator is missing, or the firmware
+        does not boot within ``boot_timeout``.
+
+        Example:
+        | ${dev}= | Start MCU Session | corrupt_ota_blocks=1 |
+        | Start MCU Session | alias=second | firmware=${ELF} |
+        """
+        if alias and alias in self._devices._aliases:
+            raise AssertionError(f"an MCU session with alias {alias!r} already runs")
+        boot = seconds(boot_timeout)
+        try:
+            handle = self._run(DeviceHandle.start(
+                trace, firmware=firmware, emulator=emulator, baud=baud, boot_timeout=boot, module={},
+                faults=Faults(corrupt_ota_blocks=block_indexes(corrupt_ota_blocks))), boot + LIFECYCLE_TIMEOUT)
+        except (OSError, RuntimeError, TimeoutError) as error:   # no ELF, no emulator, no boot
+            raise AssertionError(f"the MCU session did not start: {type(error).__name__}: {error}") from None
+        index = self._devices.register(handle, alias)
+        handle.label = alias or str(index)
+        logger.info(f"MCU session {handle.label} booted: {handle.console_lines.tail(1)}")
+        return index
+
+    @keyword
+    def switch_device(self, device: int | str) -> int | None:
+        """Makes the MCU session ``device`` (index or alias) the active one; returns the index of
+        the session active before (None if there was none).
+
+        Fails if there is no such session.
+
+        Example:
+        | ${previous}= | Switch Device | second |
+        | Wait For Line On Uart | STEP mqtt_connect ok |
+        | Switch Device | ${previous} |
+        """
+        previous = self._devices.current_index
+        self._devices.switch(self._device_handle(device))
+        return previous
+
+    @keyword
+    def console_should_show(self, regex: str, timeout: timedelta = timedelta(seconds=30),
+                            device: int | str | None = None) -> str:
+        """Waits for a firmware console line matching ``regex`` (searched) and returns the line.
+
+        Unlike `Wait For Line On Uart`, every line since boot counts, in any order.
+        Failing strings registered for the console (`Register Failing Uart String`) end
+        the wait at once.
+
+        Fails if no line matches within ``timeout``, the console ends first (the
+        firmware exited) or a failing string is seen; the message ends with the trace tail.
+
+        Example:
+        | Console Should Show | ^STEP mqtt_connect ok |
+        """
+        handle = self._device_handle(device)
+        log, directions = handle.console_lines, UART_NAMES["console"][1]
+        wait = seconds(timeout)
+        try:
+            found = self._run(log.wait(Matcher(regex, regex=True), directions, wait), wait)
+        except FailingLineSeen as error:
+            raise self._failure(str(error), handle) from None
+        if found is None:
+            why = "the console ended (the firmware exited)" if log.closed else f"within {wait:g} s"
+            raise self._failure(f"no console line matching {regex!r} {why}", handle)
+        return found[1].line
+
+    @keyword("MCU Should Exit With")
+    def mcu_should_exit_with(self, code: int, timeout: timedelta = timedelta(seconds=60),
+                             device: int | str | None = None) -> int:
+        """Waits for the firmware to exit (semihosting) and checks its exit code; returns the code.
+
+        Fails if the firmware still runs after ``timeout`` or exits with another code.
+        """
+        handle = self._device_handle(device)
+        wait = seconds(timeout)
+        actual = self._run(handle.wait_exit(wait), wait)
+        if actual is None:
+            raise self._failure(f"the firmware still runs after {wait:g} s", handle)
+        if actual != code:
+            raise self._failure(f"the firmware exited with {actual}, expected {code}", handle)
+        return actual
