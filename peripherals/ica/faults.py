@@ -55,10 +55,10 @@ TIMING: dict[str, tuple[float, float]] = {
     "+IMQTTDISCONN": (10, 30),
     "+IMQTTSTATE": (3, 8),
     "+ICOAPAUTH": (20, 60),
-    "+ICOAPPARA": (5, 15),
+    "+ICOAPARA": (5, 15),
     "+ICOAPSENDREQ": (12, 40),
     "+IHTTPAUTH": (20, 60),
-    "+IHTTPPARA": (5, 15),
+    "+IHTTPARA": (5, 15),
     "+IHTTPSEND": (12, 40),
     "+IOTAVER": (8, 25),
     "+IOTABLOCK": (15, 45),     # reads the image from the module's flash
@@ -89,8 +89,8 @@ class Rule:
     scale: float = 1.0
     fired: int = 0
 
-    def matches(self, command: Command) -> bool:
-        if self.cmd != "*" and self.cmd != command.name:
+    def matches(self, command: Command, name: str) -> bool:
+        if self.cmd not in ("*", name, command.name):
             return False
         if self.times and self.fired >= self.times:
             return False
@@ -131,13 +131,14 @@ class FaultInjector:
     def table(self, table: CommandTable) -> "FaultyTable":
         return FaultyTable(table, self)
 
-    def before(self, command: Command) -> None:
-        """Called before a command runs: may raise the injected CmeError, may hold the output."""
+    def before(self, command: Command, name: str) -> None:
+        """Called before a command runs (``name``: its catalogue name, also when an alias
+        was sent): may raise the injected CmeError, may hold the output."""
         delay = 0.0
         for rule in self.rules:
             if rule.kind == "timing":
-                delay += draw_ms(command.name, rule.rng, rule.scale) / 1000
-            elif rule.kind == "delay" and rule.matches(command):
+                delay += draw_ms(name, rule.rng, rule.scale) / 1000
+            elif rule.kind == "delay" and rule.matches(command, name):
                 rule.fired += 1
                 delay += rule.ms / 1000
                 self._emit("fault.module.delay", command=command.text, ms=rule.ms)
@@ -145,7 +146,7 @@ class FaultInjector:
             loop = asyncio.get_running_loop()
             self._held_until = max(self._held_until, loop.time() + delay)
         for rule in self.rules:
-            if rule.kind == "cme" and rule.matches(command):
+            if rule.kind == "cme" and rule.matches(command, name):
                 rule.fired += 1
                 self._emit("fault.module.cme", command=command.text, error=rule.error)
                 raise CmeError(_cme(rule.error), f"injected fault: +CME ERROR:{rule.error}")
@@ -213,12 +214,12 @@ class FaultyTable:
         spec = self._table.get(name)
         if spec is None or not self._injector.rules:
             return spec
-        wrapped = {form.name.lower(): self._wrap(h) for form in Form if (h := spec.handler(form))}
+        wrapped = {form.name.lower(): self._wrap(h, spec.name) for form in Form if (h := spec.handler(form))}
         return CommandSpec(spec.name, definition=spec.definition, **wrapped)
 
-    def _wrap(self, handler):
+    def _wrap(self, handler, name: str):
         def run(command: Command):
-            self._injector.before(command)
+            self._injector.before(command, name)
             return handler(command)
         return run
 

@@ -41,3 +41,12 @@ def test_bad_specs_fail_with_one_clear_line(text, message):
 def test_the_kinds_table_names_every_kind():
     text = describe_kinds()
     assert all(kind in text for kind in KINDS)
+
+
+def test_the_docs_describe_every_kind_and_default():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "faults.md").read_text()
+    for kind, spec in KINDS.items():
+        assert f"| `{kind}` |" in doc, kind
+        for name in spec.params:
+            assert f"`{name}=" in doc, (kind, name)
