@@ -28,6 +28,11 @@ from pysim.cloud import Cloud
 from pysim.events import EventLog
 from pysim.trace import TraceWriter
 
+from pysim.experiment import cli as experiment_cli
+
+# subcommands kept in their own modules: add_parser(subparsers) and main(args) -> int
+EXTERNAL = {"experiment": experiment_cli}
+
 EXIT_SCENARIO_FAILED = 1
 EXIT_USAGE = 2
 EXIT_SETUP = 3
@@ -107,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-faults", action="store_true", help="list the fault kinds and exit")
     p.add_argument("--seed", type=int, default=1, help="seed of every fault's random generator")
     # ---- end of the faults block ----
+    for module in EXTERNAL.values():            # subcommands in their own modules
+        module.add_parser(sub)
     return parser
 
 
@@ -276,6 +283,8 @@ COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run}
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in EXTERNAL:
+        return EXTERNAL[args.command].main(args)
     command = COMMANDS[args.command]
     try:
         return asyncio.run(until_signalled(lambda stop: command(args, stop)))
