@@ -5,9 +5,9 @@
 PYTHON    ?= python3
 VENV      := .venv
 VPY       := $(VENV)/bin/python
-APT_PKGS  := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi mosquitto mosquitto-clients libcoap3-bin
+APT_PKGS  := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi mosquitto mosquitto-clients libcoap3-bin chromium
 # command that proves each package is there
-APT_CMDS  := qemu-system-arm arm-none-eabi-gcc /usr/sbin/mosquitto mosquitto_sub coap-client-notls
+APT_CMDS  := qemu-system-arm arm-none-eabi-gcc /usr/sbin/mosquitto mosquitto_sub coap-client-notls chromium
 
 .PHONY: all run test deps venv firmware unit-firmware robot bench clean help
 all: test

@@ -28,10 +28,11 @@ from pysim.cloud import Cloud
 from pysim.events import EventLog
 from pysim.trace import TraceWriter
 
+from pysim import replay as replay_cli
 from pysim.experiment import cli as experiment_cli
 
 # subcommands kept in their own modules: add_parser(subparsers) and main(args) -> int
-EXTERNAL = {"experiment": experiment_cli}
+EXTERNAL = {"experiment": experiment_cli, "replay": replay_cli}
 
 EXIT_SCENARIO_FAILED = 1
 EXIT_USAGE = 2
@@ -111,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "`pysim run --list-faults` lists every kind and its defaults)")
     p.add_argument("--list-faults", action="store_true", help="list the fault kinds and exit")
     p.add_argument("--seed", type=int, default=1, help="seed of every fault's random generator")
+    p.add_argument("--capture", type=Path, default=None, metavar="FILE",
+                   help="write every link's bytes with their times to FILE (JSON lines; `pysim replay` reads it)")
     # ---- end of the faults block ----
     for module in EXTERNAL.values():            # subcommands in their own modules
         module.add_parser(sub)
@@ -237,6 +240,7 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     session = Session(SessionOptions(firmware=args.firmware, board=args.board,
                                      emulator=None if args.emulator == "auto" else args.emulator,
                                      baud=args.baud, trace=sink, fault_specs=args.fault, seed=args.seed,
+                                     capture=args.capture,
                                      faults=Faults(corrupt_ota_blocks=blocks,
                                                    corrupt_ota_image=args.corrupt_ota_image and not args.no_faults)))
     try:

@@ -25,7 +25,9 @@ from peripherals.ica import Faults, IcaModule, ModuleConfig
 from pysim.cloud import Cloud
 from pysim.emulators import get_emulator
 from pysim.emulators.base import Emulator
-from pysim.events import EventLog
+from peripherals.ica.devauth import DeviceCredentials
+from pysim.capture import CaptureWriter
+from pysim.events import Event, EventLog
 from pysim.faults import FaultController, FaultError, FaultHandle, FaultSpec, parse_fault
 from pysim.faults.proxy import FaultProxy
 from pysim.trace import Sink, TraceWriter
@@ -55,6 +57,7 @@ class SessionOptions:
     fault_specs: list[str] = field(default_factory=list)   # applied once the UART link runs
     fault_proxy: bool = False                 # put the fault proxy between module and cloud anyway
     seed: int = 1                             # seeds every fault's generator
+    capture: Path | str | None = None         # write a capture (JSON lines, every link) here
 
     @property
     def firmware_path(self) -> Path:
@@ -71,6 +74,7 @@ class Session:
         self.link: UartLink | None = None
         self.proxy: FaultProxy | None = None
         self.faults: FaultController | None = None
+        self.capture: CaptureWriter | None = None
         self.trace = TraceWriter(self.options.trace) if self.options.trace else None
         self.t_spawn: float | None = None
         self.t_boot: float | None = None
@@ -123,6 +127,7 @@ class Session:
             self.link.listeners.append(self.trace.uart)   # the trace listens; the link knows no trace
         await self.link.start(self.emulator.uart, self.module)
         self._start_faults()
+        self._start_capture()
 
     async def wait_console(self, pattern: str | re.Pattern[str], timeout: float = 30.0) -> str:
         """The first console line (past or future) matching the regex ``pattern``."""
@@ -147,6 +152,8 @@ class Session:
                 errors.append(error)
         if self.trace:
             self.trace.flush()
+        if self.capture is not None:
+            self.capture.close()
         if errors:
             self.events.emit("session.error", None, errors=[repr(e) for e in errors])
 
@@ -195,6 +202,37 @@ class Session:
     def clear_faults(self, kind: str | None = None) -> int:
         """Take every fault (of ``kind``) off; returns how many were active."""
         return self.faults.clear(kind) if self.faults else 0
+
+    def _start_capture(self) -> None:
+        """Every link from now on (the boot line included) goes to the capture file."""
+        o = self.options
+        if o.capture is None:
+            return
+        assert self.link is not None and self.emulator is not None and self.emulator.console is not None
+        secret = o.device[2]
+        password = DeviceCredentials(*o.device).sign()
+        self.capture = capture = CaptureWriter(Path(o.capture), t0=self.t_spawn, secrets=[secret, password], meta={
+            "firmware": str(o.firmware_path), "board": o.board, "emulator": self.emulator.name,
+            "baud": o.baud, "faults": o.fault_specs, "seed": o.seed, "device": list(o.device[:2]),
+            "module_faults": {"corrupt_ota_blocks": sorted(o.faults.corrupt_ota_blocks),
+                              "corrupt_ota_image": o.faults.corrupt_ota_image}})
+        for line in self.emulator.console.lines:
+            capture.console(self.t_boot or time.monotonic(), line)
+        self.emulator.console.listeners.append(capture.console)
+        self.link.listeners.append(capture.uart)
+        self.events.listeners.append(self._capture_event)
+        if self.proxy is not None:
+            self.proxy.taps.append(capture.net)
+
+    def _capture_event(self, event: Event) -> None:
+        """An event for the capture; an announced OTA image goes with its bytes (a replay needs them)."""
+        assert self.capture is not None
+        if event.kind == "ota.announce" and self.cloud is not None:
+            image = self.cloud.ota.image(event.detail.get("image", ""))
+            if image is not None:
+                self.capture.event(Event("ota.image", event.device, {
+                    "image": image.id, "version": image.version, "data": image.data}, event.t))
+        self.capture.event(event)
 
     async def _stop_fault_proxy(self) -> None:
         proxy, self.proxy = self.proxy, None

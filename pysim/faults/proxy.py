@@ -18,7 +18,7 @@ import asyncio
 import socket
 import struct
 import time
-from typing import Hashable
+from typing import Callable
 from urllib.parse import urlsplit
 
 from pysim.events import EventLog
@@ -49,8 +49,8 @@ class _Pipe:
     """One direction of one TCP connection: chunks wait for their delivery time, in order."""
 
     def __init__(self, relay: "_TcpRelay", direction: str, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
-        self.relay, self.direction = relay, direction
+                 writer: asyncio.StreamWriter, conn: int) -> None:
+        self.relay, self.direction, self.conn = relay, direction, conn
         self.reader, self.writer = reader, writer
         self.queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
 
@@ -58,6 +58,7 @@ class _Pipe:
         core, key = self.relay.proxy.core, (id(self), self.direction)
         try:
             while data := await self.reader.read(READ_SIZE):
+                self.relay.proxy.tap(self.relay.service, self.direction, self.conn, data)
                 due = core.route(self.relay.service, self.direction, len(data), time.monotonic(), stream=key)
                 if due is None:       # the service went down under us
                     break
@@ -120,7 +121,8 @@ class _TcpRelay:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             pair = (writer, up_writer)
             self.connections.add(pair)
-            pipes = [_Pipe(self, UP, reader, up_writer), _Pipe(self, DOWN, up_reader, writer)]
+            conn = self.proxy.new_conn()
+            pipes = [_Pipe(self, UP, reader, up_writer, conn), _Pipe(self, DOWN, up_reader, writer, conn)]
             try:
                 await asyncio.gather(*(p.read() for p in pipes), *(p.write() for p in pipes))
             except asyncio.CancelledError:
@@ -152,8 +154,10 @@ class _TcpRelay:
 class _UdpUpstream(asyncio.DatagramProtocol):
     def __init__(self, relay: "_UdpRelay", client: tuple) -> None:
         self.relay, self.client = relay, client
+        self.conn = relay.proxy.new_conn()
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
+        self.relay.proxy.tap(self.relay.service, DOWN, self.conn, data)
         self.relay.forward(DOWN, data, lambda d: self.relay.transport and self.relay.transport.sendto(d, self.client))
 
 
@@ -174,6 +178,7 @@ class _UdpRelay(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         peer = self.peers.get(addr)
         if peer is not None:
+            self.proxy.tap(self.service, UP, peer.get_protocol().conn, data)
             self.forward(UP, data, peer.sendto)
             return
         asyncio.ensure_future(self._open_and_forward(data, addr))
@@ -183,8 +188,9 @@ class _UdpRelay(asyncio.DatagramProtocol):
             loop = asyncio.get_running_loop()
             self._opening[addr] = asyncio.ensure_future(loop.create_datagram_endpoint(
                 lambda: _UdpUpstream(self, addr), remote_addr=self.upstream))
-        transport, _ = await self._opening[addr]
+        transport, protocol = await self._opening[addr]
         self.peers[addr] = transport
+        self.proxy.tap(self.service, UP, protocol.conn, data)
         self.forward(UP, data, transport.sendto)
 
     def forward(self, direction: str, data: bytes, send) -> None:
@@ -232,6 +238,17 @@ class FaultProxy:
         self.relays: dict[str, _TcpRelay | _UdpRelay] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._was_down: dict[str, bool] = {}
+        self.taps: list[Callable[[str, str, int, bytes], None]] = []   # (service, up|down, conn, bytes)
+        self._conns = 0
+
+    def new_conn(self) -> int:
+        self._conns += 1
+        return self._conns
+
+    def tap(self, service: str, direction: str, conn: int, data: bytes) -> None:
+        """Bytes as they enter the proxy (before any fault), for captures."""
+        for tap in self.taps:
+            tap(service, direction, conn, data)
 
     def emit(self, kind: str, **detail) -> None:
         self.events.emit(kind, None, **detail)
