@@ -138,8 +138,10 @@ async def run_cell(spec: str, *, firmware: Path, hold: float = 3.0, window: floa
                 sent = _sent_seqs(session)
                 cell.sent = max([*sent, *seen], default=0)
                 cell.received = len(seen)
-                settled = [s for s in range(1, cell.sent + 1) if s <= max(seen, default=0)]
-                cell.lost = sum(1 for s in settled if s not in seen)
+                # lost: sent and never received. A running firmware's newest messages may still be
+                # on their way (not counted); a firmware that gave up lost everything unreceived.
+                settled = cell.sent if cell.exit_code is not None else max(seen, default=0)
+                cell.lost = sum(1 for s in range(1, settled + 1) if s not in seen)
                 cell.arrivals = sorted((round(t - t_on, 3), s) for s, t in seen.items())
             finally:
                 collector.cancel()
