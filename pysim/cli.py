@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1, help="seed of every fault's random generator")
     p.add_argument("--capture", type=Path, default=None, metavar="FILE",
                    help="write every link's bytes with their times to FILE (JSON lines; `pysim replay` reads it)")
+    p.add_argument("--icount", default=None, metavar="SPEC",
+                   help="QEMU instruction counting, the -icount value: `auto` (shift=auto: virtual time "
+                        "near real time) or e.g. `shift=7,align=off,sleep=off` (docs/determinism.md)")
     # ---- end of the faults block ----
     for module in EXTERNAL.values():            # subcommands in their own modules
         module.add_parser(sub)
@@ -241,6 +244,7 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
                                      emulator=None if args.emulator == "auto" else args.emulator,
                                      baud=args.baud, trace=sink, fault_specs=args.fault, seed=args.seed,
                                      capture=args.capture,
+                                     icount=("shift=auto" if args.icount == "auto" else args.icount),
                                      faults=Faults(corrupt_ota_blocks=blocks,
                                                    corrupt_ota_image=args.corrupt_ota_image and not args.no_faults)))
     try:

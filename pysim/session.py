@@ -23,7 +23,7 @@ from typing import Any
 
 from peripherals.ica import Faults, IcaModule, ModuleConfig
 from pysim.cloud import Cloud
-from pysim.emulators import get_emulator
+from pysim.emulators import emulator_class, get_emulator
 from pysim.emulators.base import Emulator
 from peripherals.ica.devauth import DeviceCredentials
 from pysim.capture import CaptureWriter
@@ -58,6 +58,7 @@ class SessionOptions:
     fault_proxy: bool = False                 # put the fault proxy between module and cloud anyway
     seed: int = 1                             # seeds every fault's generator
     capture: Path | str | None = None         # write a capture (JSON lines, every link) here
+    icount: str | None = None                 # QEMU -icount value, e.g. "shift=7" (docs/determinism.md)
 
     @property
     def firmware_path(self) -> Path:
@@ -112,7 +113,9 @@ class Session:
         config.use_cloud(addresses)
         self.module = IcaModule(config, events=self.events)
         await self.module.start()
-        self.emulator = get_emulator(o.emulator)
+        if o.icount and emulator_class(o.emulator).name != "qemu":
+            raise ValueError("icount is a QEMU option: use the qemu emulator")
+        self.emulator = get_emulator(o.emulator, **({"icount": o.icount} if o.icount else {}))
         self.t_spawn = time.monotonic()
         await self.emulator.start(firmware, o.board)
         assert self.emulator.console is not None

@@ -14,14 +14,16 @@ LOCALHOST = "127.0.0.1"
 
 
 class QemuEmulator(Emulator):
-    """``icount``: run with ``-icount shift=auto`` (virtual time near real time).
+    """``icount``: ``True`` runs with ``-icount shift=auto`` (virtual time near real time);
+    a string is the ``-icount`` value itself (``shift=7,align=off,sleep=off``; see
+    docs/determinism.md).
     ``gdb_port``: open a GDB server there and hold the CPU until GDB continues."""
 
     name = "qemu"
     executable = "qemu-system-arm"
     install_hint = "install it with `apt-get install qemu-system-arm` (or set PYSIM_QEMU to the binary)"
 
-    def __init__(self, *, icount: bool = False, gdb_port: int | None = None, extra_args: tuple[str, ...] = (),
+    def __init__(self, *, icount: bool | str = False, gdb_port: int | None = None, extra_args: tuple[str, ...] = (),
                  **options: Any) -> None:
         super().__init__(**options)
         self.icount = icount
@@ -40,7 +42,7 @@ class QemuEmulator(Emulator):
                 argv += ["-serial", "null"]
         argv += ["-kernel", str(firmware), "-semihosting-config", "enable=on,target=native"]
         if self.icount:
-            argv += ["-icount", "shift=auto"]
+            argv += ["-icount", self.icount if isinstance(self.icount, str) else "shift=auto"]
         if self.gdb_port is not None:
             argv += ["-gdb", f"tcp:{LOCALHOST}:{self.gdb_port}", "-S"]
         return argv + list(self.extra_args)
