@@ -2,7 +2,7 @@
 and the firmware's telemetry period under load.
 
 AT timing: the demo (``firmware/build/demo.elf``, the cloud's half played by
-``DemoScenario``, 4 KiB OTA image) runs several times in each mode; for every AT line
+``pysim.experiment.demo.play_demo``, 4 KiB OTA image) runs several times in each mode; for every AT line
 the firmware sends (the same n-th line in every run), the time from its first ``AT``
 is taken on the host (the UART record holding the line's CR). The spread of a line is
 the standard deviation of that time across runs; the figure is the median spread
@@ -32,7 +32,8 @@ from pathlib import Path
 
 from benchlib import REPO, Figure, Report, median, parse_args, reproduce_command
 
-from pysim.session import DEMO_FIRMWARE, DemoScenario, Session, SessionOptions
+from pysim.experiment.demo import play_demo
+from pysim.session import DEMO_FIRMWARE, Session, SessionOptions
 from pysim.uart import TE_TO_TA
 
 MODES = {"no icount": None, "icount shift=auto": "shift=auto", "icount shift=7,sleep=off": "shift=7,sleep=off"}
@@ -59,12 +60,12 @@ async def demo_run(icount: str | None, workdir: Path) -> list[tuple[float, bytes
     session = Session(SessionOptions(icount=icount, workdir=workdir))
     try:
         await session.start()
-        verdict = await DemoScenario(session, ota_size=4096, timeout=60).run()
+        verdict = await play_demo(session, ota_size=4096, timeout=60)
         lines = te_lines(session)
     finally:
         await session.stop()
     if not verdict.passed:
-        raise RuntimeError(f"demo failed ({icount or 'no icount'}): {verdict.reason}")
+        raise RuntimeError(f"demo failed ({icount or 'no icount'}): {verdict.summary()}")
     return lines
 
 

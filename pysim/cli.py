@@ -2,19 +2,21 @@
 
     pysim cloud  [--device PK:DN:SECRET]...            the cloud alone
     pysim module --listen tcp:HOST:PORT|pty [--cloud URL] [--device PK:DN:SECRET]...
-    pysim run    [--firmware ELF] [--emulator qemu|renode] [--baud N] ...   the demo
+    pysim run    [--firmware ELF] [--expect-text T] [--scenario FILE] ...   a CI run of a firmware
 
 ``cloud`` and ``module`` print one JSON object with the addresses they serve as
 their first stdout line, then a readable trace; Ctrl-C or SIGTERM stops them.
-``run`` prints a live trace and a summary, and exits 0 when the scenario passed.
+``run`` prints a live trace and a verdict; its exit code says how it ended
+(``EXIT_CODES``, docs/runner.md). Every error is one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
+import errno
 import json
+import logging
 import shutil
 import signal
 import subprocess
@@ -34,10 +36,34 @@ from pysim.experiment import cli as experiment_cli
 # subcommands kept in their own modules: add_parser(subparsers) and main(args) -> int
 EXTERNAL = {"experiment": experiment_cli, "replay": replay_cli}
 
-EXIT_SCENARIO_FAILED = 1
+EXIT_PASS = 0
+EXIT_FAILED = 1
+EXIT_SCENARIO_FAILED = EXIT_FAILED
 EXIT_USAGE = 2
 EXIT_SETUP = 3
+EXIT_TIMEOUT = 42            # as Wokwi's CLI; --timeout-exit-code changes it
 EXIT_INTERRUPTED = 130
+EXIT_CODES = {
+    EXIT_PASS: "passed",
+    EXIT_FAILED: "failed: a fail-text, a failing scenario step, an expect-text never seen, a non-zero firmware exit",
+    EXIT_USAGE: "bad command line or scenario file",
+    EXIT_SETUP: "could not start: no emulator, no or bad firmware, port in use, broker unreachable",
+    EXIT_TIMEOUT: "timed out (--timeout; the code is --timeout-exit-code)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM)",
+}
+
+RUN_EXAMPLES = """examples:
+  pysim run                                         the demo firmware and its scenario
+  pysim run --firmware build/app.elf --expect-text "READY" --fail-text "PANIC" --timeout 20
+  pysim run --firmware build/app.elf --scenario tests/smoke.yaml --junit report.xml --json verdict.json
+  pysim run --firmware build/app.elf --device a1PK:dev1:secret1 --cloud mqtt://127.0.0.1:1883
+
+exit codes:
+""" + "\n".join(f"  {code:3d}  {meaning}" for code, meaning in EXIT_CODES.items())
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in every option's help, examples kept as written."""
 
 
 def device_spec(text: str) -> tuple[str, str, str]:
@@ -58,6 +84,7 @@ def listen_spec(text: str) -> tuple[str, str, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pysim", description="ICA AT module co-simulation")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add_cloud_ports(p: argparse.ArgumentParser) -> None:
@@ -87,39 +114,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corrupt-ota-image", action="store_true",
                    help="fault: corrupt downloaded images so the TE's MD5 check fails")
 
-    p = sub.add_parser("run", help="the demo: cloud + module + firmware in an emulator, headless")
-    p.add_argument("--firmware", type=Path, default=None, help="ELF to run (default: the demo, built if missing)")
-    p.add_argument("--board", default="netduinoplus2")
-    p.add_argument("--emulator", default=None, choices=["qemu", "renode", "auto"])
-    p.add_argument("--baud", type=int, default=None, help="pace the UART at this baud rate")
-    p.add_argument("--timeout", type=float, default=90.0, help="seconds the scenario may take")
-    p.add_argument("--scenario", choices=["demo", "exit-code"], default=None,
-                   help="demo: play the cloud's half of the demo; exit-code: only wait for the "
-                        "firmware's exit code (default: demo for the demo firmware)")
-    p.add_argument("--ota-size", type=int, default=64 * 1024, help="bytes of the OTA image the demo announces")
-    p.add_argument("--corrupt-ota-block", type=int, action="append", default=None, metavar="N",
-                   help="fault: corrupt OTA block N once (default for the demo: block 1)")
-    p.add_argument("--corrupt-ota-image", action="store_true",
-                   help="fault: corrupt the image so the firmware's MD5 check fails")
-    p.add_argument("--no-faults", action="store_true", help="inject no fault")
-    p.add_argument("--quiet", action="store_true", help="no live trace, only the summary")
-    p.add_argument("--trace-file", type=Path, default=None, help="also write the trace to this file")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE",
-                   help="write the verdict as JSON (passed, exit code, reason, steps, facts) for CI")
-    # ---- faults, capture, determinism (issue 9: pysim/faults, docs/faults.md) ----
-    p.add_argument("--fault", action="append", default=[], metavar="SPEC",
-                   help="inject a fault, LINK.KIND[:param=value,...] (repeatable; "
-                        "`pysim run --list-faults` lists every kind and its defaults)")
-    p.add_argument("--list-faults", action="store_true", help="list the fault kinds and exit")
-    p.add_argument("--seed", type=int, default=1, help="seed of every fault's random generator")
-    p.add_argument("--capture", type=Path, default=None, metavar="FILE",
-                   help="write every link's bytes with their times to FILE (JSON lines; `pysim replay` reads it)")
-    p.add_argument("--icount", default=None, metavar="SPEC",
-                   help="QEMU instruction counting, the -icount value: `auto` (shift=auto: virtual time "
-                        "near real time) or e.g. `shift=7,align=off,sleep=off` (docs/determinism.md)")
-    # ---- end of the faults block ----
     for module in EXTERNAL.values():            # subcommands in their own modules
         module.add_parser(sub)
+
+    p = sub.add_parser("run", formatter_class=HelpFormatter, epilog=RUN_EXAMPLES,
+                       help="run a firmware against the module and a cloud and judge it (CI runner)",
+                       description="Boot a firmware in an emulator wired to the module model and a cloud, "
+                                   "check its console, play a scenario, and exit with a code that says how "
+                                   "the run ended.")
+    what = p.add_argument_group("what to run")
+    what.add_argument("--firmware", type=Path, default=None, metavar="ELF",
+                      help="the firmware to run (default: the demo, built if missing)")
+    what.add_argument("--board", default="netduinoplus2", help="board description (platforms/NAME.json) or a .json path")
+    what.add_argument("--emulator", default="auto", choices=["qemu", "renode", "auto"],
+                      help="emulator backend; auto: QEMU, else Renode")
+    what.add_argument("--baud", type=int, default=None, help="pace the UART at this baud rate (default: unpaced)")
+    what.add_argument("--device", type=device_spec, action="append", default=[], metavar="PK:DN:SECRET",
+                      help="the firmware's device credentials, registered in the cloud; more are registered too "
+                           "(repeatable; default: the demo's a1demoPK:demo-device-01:...)")
+    cloud = p.add_argument_group("the cloud")
+    cloud.add_argument("--cloud", default=None, metavar="URL",
+                       help="an external broker/servers instead of the in-process cloud, e.g. "
+                            "mqtt://127.0.0.1:1883 (mosquitto) or a JSON address map as `pysim cloud` prints")
+    cloud.add_argument("--host", default="127.0.0.1", help="address the in-process cloud binds")
+    cloud.add_argument("--mqtt-port", type=int, default=0, help="in-process cloud's MQTT port (0: a free one)")
+    cloud.add_argument("--coap-port", type=int, default=0, help="in-process cloud's CoAP port (0: a free one)")
+    cloud.add_argument("--http-port", type=int, default=0, help="in-process cloud's HTTP port (0: a free one)")
+    checks = p.add_argument_group("what passes")
+    checks.add_argument("--expect-text", action="append", default=[], metavar="TEXT",
+                        help="pass once every such text was seen on the console (repeatable)")
+    checks.add_argument("--fail-text", action="append", default=[], metavar="TEXT",
+                        help="fail at once when this text is seen on the console (repeatable)")
+    checks.add_argument("--scenario", default=None, metavar="FILE",
+                        help="a scenario file to play (docs/scenarios.md); `none` for none "
+                             "(default: the demo scenario for the demo firmware, else none)")
+    checks.add_argument("--timeout", type=float, default=90.0, metavar="S", help="seconds the run may take")
+    checks.add_argument("--timeout-exit-code", type=int, default=EXIT_TIMEOUT, metavar="N",
+                        help="exit code when the run times out")
+    faults = p.add_argument_group("faults")
+    faults.add_argument("--corrupt-ota-block", type=int, action="append", default=[], metavar="N",
+                        help="corrupt OTA block N on the UART the first time it is sent (repeatable)")
+    faults.add_argument("--corrupt-ota-image", action="store_true",
+                        help="corrupt downloaded images so the firmware's MD5 check fails")
+    faults.add_argument("--no-faults", action="store_true", help="skip the scenario's inject_fault steps")
+    # ---- faults, capture, determinism (issue 9: docs/faults.md, docs/determinism.md) ----
+    faults.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                        help="inject a fault from the start, LINK.KIND[:param=value,...] (repeatable; "
+                             "`pysim run --list-faults` lists every kind and its defaults)")
+    faults.add_argument("--list-faults", action="store_true", help="list the fault kinds and exit")
+    faults.add_argument("--seed", type=int, default=1, help="seed of every fault's random generator")
+    faults.add_argument("--capture", type=Path, default=None, metavar="FILE",
+                        help="write every link's bytes with their times to FILE (JSON lines; `pysim replay` reads it)")
+    faults.add_argument("--icount", default=None, metavar="SPEC",
+                        help="QEMU instruction counting, the -icount value: `auto` (shift=auto) or e.g. "
+                             "`shift=7,align=off,sleep=off` (docs/determinism.md)")
+    # ---- end of the faults block ----
+    out = p.add_argument_group("output")
+    out.add_argument("--quiet", action="store_true", help="no live trace, only the verdict")
+    out.add_argument("--trace-file", type=Path, default=None, metavar="FILE", help="write the trace to this file")
+    out.add_argument("--json", type=Path, default=None, metavar="FILE",
+                     help="write the verdict as JSON (outcome, exit code, reason, steps, checks)")
+    out.add_argument("--junit", type=Path, default=None, metavar="FILE",
+                     help="write a JUnit XML report (a test case per step and check; the trace as system-out)")
     return parser
 
 
@@ -201,89 +257,163 @@ async def cmd_module(args: argparse.Namespace, stop: asyncio.Event) -> int:
     return 0
 
 
+def package_version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        return version("ica-pysim")
+    except PackageNotFoundError:
+        from pysim import __version__
+        return __version__
+
+
 def ensure_demo_firmware(firmware: Path) -> None:
     """Build the demo ELF when it is missing (the Makefile's job, done here for `pysim run` alone)."""
     if firmware.is_file():
         return
     root = Path(__file__).resolve().parents[1]
+    if not (root / "firmware" / "Makefile").is_file():
+        raise FileNotFoundError("no --firmware given and the demo firmware is not here (it comes with a source "
+                                "checkout): name your ELF with --firmware")
     if shutil.which("arm-none-eabi-gcc") is None:
         raise FileNotFoundError(f"{firmware} is missing and arm-none-eabi-gcc is not installed: "
                                 "run `make run` (it installs gcc-arm-none-eabi) or build the firmware")
-    subprocess.run(["make", "-s", "-C", str(root / "firmware")], check=True)
+    done = subprocess.run(["make", "-s", "-C", str(root / "firmware")], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"building the demo firmware failed: {one_line(done.stderr or done.stdout)}")
+
+
+def one_line(error: BaseException | str) -> str:
+    """An error as one line: its first line, and the last line of an emulator's output after it."""
+    text = str(error) if isinstance(error, str) else (str(error) or type(error).__name__)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__ if isinstance(error, BaseException) else "unknown error"
+    head = lines[0].removesuffix("; its output:").removesuffix(":")
+    return head if len(lines) == 1 else f"{head} ({lines[-1]})"
+
+
+def setup_error(error: BaseException) -> str:
+    """What could not start, in one line."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE or "address already in use" in str(cause):
+            return f"a port is in use: {one_line(cause)} (choose another, or 0 for a free one)"
+        cause = cause.__cause__ or cause.__context__
+    return one_line(error)
 
 
 async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
-    from pysim.session import DEMO_FIRMWARE, DemoScenario, Session, SessionOptions
+    from pysim.runner import RunChecks, run_firmware, write_junit
+    from pysim.scenario import ScenarioError, builtin_scenario, load_scenario
+    from pysim.session import DEMO_DEVICE, DEMO_FIRMWARE, Session, SessionOptions, check_firmware
+
+    def fail(code: int, message: str) -> int:
+        print(f"pysim run: {message}", file=sys.stderr, flush=True)
+        return code
 
     if args.list_faults:
         from pysim.faults import describe_kinds
         print_line(describe_kinds())
-        return 0
+        return EXIT_PASS
+    from pysim.faults import FaultSpecError, parse_fault
     try:
-        from pysim.faults import FaultSpecError, parse_fault
         for spec in args.fault:
             parse_fault(spec)
     except FaultSpecError as error:
-        print(f"pysim run: bad --fault: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(EXIT_USAGE, f"bad --fault: {error}")
     demo = args.firmware is None or args.firmware.resolve() == DEMO_FIRMWARE
-    scenario = args.scenario or ("demo" if demo else "exit-code")
-    if demo:
-        ensure_demo_firmware(DEMO_FIRMWARE)
-    blocks = set() if args.no_faults else set(args.corrupt_ota_block if args.corrupt_ota_block is not None
-                                              else ([1] if scenario == "demo" else []))
-    trace_file = args.trace_file.open("w") if args.trace_file else None
+    scenario_path = args.scenario or (str(builtin_scenario("demo")) if demo and not args.expect_text else "none")
+    try:
+        scenario = None if scenario_path == "none" else load_scenario(scenario_path)
+    except ScenarioError as error:
+        return fail(EXIT_USAGE, str(error))
+    cloud = None
+    if args.cloud:
+        try:
+            cloud = parse_cloud_spec(args.cloud)
+        except (ValueError, json.JSONDecodeError) as error:
+            return fail(EXIT_USAGE, f"bad --cloud: {error}")
+    try:
+        if demo:
+            ensure_demo_firmware(DEMO_FIRMWARE)
+        check_firmware(args.firmware or DEMO_FIRMWARE)
+    except (OSError, RuntimeError, ValueError) as error:
+        return fail(EXIT_SETUP, one_line(error))
+    trace_file = None
+    if args.trace_file:
+        try:
+            trace_file = args.trace_file.open("w")
+        except OSError as error:
+            return fail(EXIT_SETUP, f"cannot write the trace file: {error.strerror}: {args.trace_file}")
 
     def sink(line: str) -> None:
         if not args.quiet:
             print_line(line)
-        if trace_file:
-            trace_file.write(line + "\n")
 
+    devices = args.device or [DEMO_DEVICE]
     session = Session(SessionOptions(firmware=args.firmware, board=args.board,
                                      emulator=None if args.emulator == "auto" else args.emulator,
-                                     baud=args.baud, trace=sink, fault_specs=args.fault, seed=args.seed,
-                                     capture=args.capture,
-                                     icount=("shift=auto" if args.icount == "auto" else args.icount),
-                                     faults=Faults(corrupt_ota_blocks=blocks,
-                                                   corrupt_ota_image=args.corrupt_ota_image and not args.no_faults)))
+                                     baud=args.baud, trace=sink, device=devices[0], cloud=cloud,
+                                     cloud_ports=(args.host, args.mqtt_port, args.coap_port, args.http_port),
+                                     faults=Faults(corrupt_ota_blocks=set(args.corrupt_ota_block),
+                                                   corrupt_ota_image=args.corrupt_ota_image),
+                                     fault_specs=args.fault, seed=args.seed, capture=args.capture,
+                                     fault_proxy=scenario_needs_proxy(scenario),
+                                     icount="shift=auto" if args.icount == "auto" else args.icount))
+    checks = RunChecks(expect_text=args.expect_text, fail_text=args.fail_text, scenario=scenario,
+                       timeout=args.timeout, skip_faults=args.no_faults)
+    started = asyncio.ensure_future(_start_and_run(session, devices, checks, run_firmware))
+    stopper = asyncio.ensure_future(stop.wait())
     try:
-        await session.start()
-        if scenario == "demo":
-            work = asyncio.ensure_future(DemoScenario(session, ota_size=args.ota_size, timeout=args.timeout).run())
-        else:
-            work = asyncio.ensure_future(session.wait_exit(args.timeout))
-        stopper = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([work, stopper], return_when=asyncio.FIRST_COMPLETED)
-        if not work.done():
-            work.cancel()
-            print("pysim run: interrupted; stopping everything", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        stopper.cancel()
-        result = work.result()
-    except Exception as error:
-        print(f"pysim run: could not start: {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_SETUP
+        await asyncio.wait([started, stopper], return_when=asyncio.FIRST_COMPLETED)
+        if not started.done():
+            started.cancel()
+            await asyncio.gather(started, return_exceptions=True)
+            return fail(EXIT_INTERRUPTED, "interrupted; everything stopped")
+        try:
+            result = started.result()
+        except SetupFailed as failed:
+            return fail(EXIT_SETUP, f"could not start: {setup_error(failed.error)}")
     finally:
+        stopper.cancel()
         await session.stop()
         if trace_file:
+            trace_file.write("\n".join(session.trace_lines) + "\n")
             trace_file.close()
+    code = {"pass": EXIT_PASS, "fail": EXIT_FAILED}.get(result.outcome, args.timeout_exit_code)
     if args.json:
-        verdict = (dataclasses.asdict(result) if scenario == "demo" else
-                   {"exit_code": result, "passed": result == 0,
-                    "reason": "firmware still running" if result is None else f"firmware exited with {result}"})
-        args.json.write_text(json.dumps(verdict, indent=1, default=str) + "\n")
-    if scenario == "demo":
-        print_line("")
-        print_line(result.summary())
-        if not result.passed:
-            print(f"pysim run: FAIL: {result.reason}", file=sys.stderr)
-        return 0 if result.passed else EXIT_SCENARIO_FAILED
-    if result is None:
-        print(f"pysim run: FAIL: firmware still running after {args.timeout:g} s", file=sys.stderr)
-        return EXIT_SCENARIO_FAILED
-    print_line(f"firmware exit code: {result}")
-    return 0 if result == 0 else EXIT_SCENARIO_FAILED
+        args.json.write_text(json.dumps(result.as_dict(code), indent=1, default=str) + "\n")
+    if args.junit:
+        write_junit(args.junit, result, name=f"pysim run {Path(args.firmware or DEMO_FIRMWARE).name}",
+                    trace="\n".join(session.trace_lines))
+    print_line("")
+    print_line(result.summary())
+    if not result.passed:
+        print(f"pysim run: {result.outcome.upper()}: {result.reason}", file=sys.stderr, flush=True)
+    return code
+
+
+def scenario_needs_proxy(scenario) -> bool:
+    """A scenario that injects a network fault needs the fault proxy from the start."""
+    return scenario is not None and any(
+        step.kind == "inject_fault" and str(step.args.get("fault", "")).startswith("net.") for step in scenario.steps)
+
+
+class SetupFailed(Exception):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _start_and_run(session, devices, checks, run_firmware):
+    try:
+        await session.start()
+    except Exception as error:
+        raise SetupFailed(error) from error
+    if session.cloud is not None:
+        for device in devices[1:]:
+            session.cloud.registry.add(*device)
+    return await run_firmware(session, checks)
 
 
 COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run}
@@ -294,10 +424,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in EXTERNAL:
         return EXTERNAL[args.command].main(args)
     command = COMMANDS[args.command]
+    # libraries (amqtt, aiocoap) log their own tracebacks on errors we report in one line
+    logging.getLogger().addHandler(logging.NullHandler())
     try:
         return asyncio.run(until_signalled(lambda stop: command(args, stop)))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as error:   # one line, never a traceback
+        print(f"pysim {args.command}: {one_line(error)}", file=sys.stderr, flush=True)
+        return EXIT_SETUP
 
 
 if __name__ == "__main__":

@@ -3,13 +3,60 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 
-@dataclass(frozen=True)
+PAYLOAD_KEEP = 1024   # bytes values up to this size are kept whole in an event
+PAYLOAD_PREFIX = 64   # of a longer one, only this prefix, its length and its SHA-256
+
+
+@dataclass(frozen=True, eq=False)
+class PayloadDigest:
+    """What an event keeps of a long payload: a prefix, the length and the SHA-256.
+
+    It compares equal to the bytes it stands for (same length and digest), so a test
+    can still ask ``event.detail["payload"] == sent``; ``len()`` is the full length."""
+
+    prefix: bytes
+    length: int
+    sha256: str
+
+    @classmethod
+    def of(cls, data: bytes) -> "PayloadDigest":
+        return cls(bytes(data[:PAYLOAD_PREFIX]), len(data), hashlib.sha256(data).hexdigest())
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PayloadDigest):
+            return (self.length, self.sha256) == (other.length, other.sha256)
+        if isinstance(other, (bytes, bytearray, memoryview)):
+            return len(other) == self.length and hashlib.sha256(other).hexdigest() == self.sha256
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.length, self.sha256))
+
+    def __repr__(self) -> str:
+        return f"<{self.length} bytes {self.prefix!r}... sha256:{self.sha256[:16]}>"
+
+
+def _bounded(detail: dict[str, Any]) -> dict[str, Any]:
+    """``detail`` with every bytes value over PAYLOAD_KEEP replaced by its PayloadDigest."""
+    if not any(isinstance(v, (bytes, bytearray)) and len(v) > PAYLOAD_KEEP for v in detail.values()):
+        return detail
+    return {k: PayloadDigest.of(v) if isinstance(v, (bytes, bytearray)) and len(v) > PAYLOAD_KEEP else v
+            for k, v in detail.items()}
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
+    """One happening: module events are declared in ``peripherals/ica/events.py``."""
+
     kind: str
     device: tuple[str, str] | None = None
     detail: dict[str, Any] = field(default_factory=dict)
@@ -38,7 +85,10 @@ Predicate = Callable[[Event], bool]
 
 
 class EventLog:
-    """Events in order; ``wait_for`` finds a past or future event."""
+    """Events in order; ``wait_for`` finds a past or future event.
+
+    Memory is bounded: at most ``limit`` events (the oldest tenth goes when it is
+    reached), and of a bytes value longer than PAYLOAD_KEEP only a PayloadDigest."""
 
     def __init__(self, limit: int = 100_000) -> None:
         self.events: list[Event] = []
@@ -47,7 +97,7 @@ class EventLog:
         self.listeners: list[Callable[[Event], None]] = []
 
     def emit(self, kind: str, device: tuple[str, str] | None = None, **detail: Any) -> Event:
-        event = Event(kind, device, detail)
+        event = Event(kind, device, _bounded(detail))
         self.events.append(event)
         if len(self.events) > self._limit:
             # drop the oldest tenth at once: trimming one at a time moves the list every event

@@ -29,9 +29,10 @@ class PahoClient:
     """A paho-mqtt client (network thread) whose results asyncio code can await."""
 
     def __init__(self, client_id: str, username: str | None, password: str | None,
-                 protocol: int = mqtt.MQTTv311) -> None:
+                 protocol: int = mqtt.MQTTv311, clean_session: bool = True) -> None:
         self._loop = asyncio.get_running_loop()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
+                                  clean_session=clean_session)
         if username is not None:
             self.client.username_pw_set(username, password)
         # short back-off: close() waits for paho's thread, which sleeps through it after a lost link

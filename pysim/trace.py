@@ -16,6 +16,7 @@ from typing import Callable, TextIO, Union
 
 from peripherals.ica.at import catalogue
 from peripherals.ica.at.fields import field_texts
+from peripherals.ica.redaction import redact_bytes
 from pysim.events import Event
 from pysim.te_parser import Line, TeParser
 from pysim.uart import TA_TO_TE, TE_TO_TA, UartRecord
@@ -184,7 +185,7 @@ class TraceWriter:
     def uart(self, record: UartRecord) -> None:
         self._release_held(record.direction)   # the other side's line is complete: it came first
         for t, line in self._lines[record.direction].push(record.data, record.t):
-            self._emit(t, record.direction, describe(line))
+            self._emit(t, record.direction, describe(redact_bytes(line)))
 
     def event(self, event: Event) -> None:
         """A cloud-side event (``TA<->cloud``) or a module remark (``TA``: a conformance
@@ -203,7 +204,7 @@ class TraceWriter:
         for direction, lines in self._lines.items():
             pending = lines.flush()
             if pending:
-                self._write_line(pending[0], direction, describe(pending[1]))
+                self._write_line(pending[0], direction, describe(redact_bytes(pending[1])))
 
     def _emit(self, t: float, label: str, text: str) -> None:
         self._release_held(label)
@@ -211,7 +212,7 @@ class TraceWriter:
 
     def _release_held(self, label: str) -> None:
         """An "AT...\\r" held for a possible LF is complete once anything else happens."""
-        held = [(line[0], direction, describe(line[1])) for direction, lines in self._lines.items()
+        held = [(line[0], direction, describe(redact_bytes(line[1]))) for direction, lines in self._lines.items()
                 if direction != label and (line := lines.release_held())]
         for line in sorted(held):
             self._write_line(*line)

@@ -40,6 +40,7 @@ class ModuleConfig:
     manufacturer: str = "ICA-SIM"
     model: str = "ICA-MODULE-SIM"
     revision: str = "ica-at-0.4-sim-1"
+    serial: str = "869000000000001"      # AT+CGSN: the product serial number (an IMEI)
     rx_format: str = "auto"              # auto | text | binary: how received payloads are reported
     faults: Faults = field(default_factory=Faults)
 

@@ -47,10 +47,17 @@ def sign(device_secret: str, client_id: str, device_name: str, product_key: str)
     return hmac.new(device_secret.encode(), content.encode(), hashlib.sha1).hexdigest()
 
 
-def mqtt_connect_fields(creds: DeviceCredentials, tls: bool = False) -> tuple[str, str, str]:
-    """(MQTT client identifier, username, password) for a device's CONNECT."""
+def mqtt_connect_fields(creds: DeviceCredentials, tls: bool = False, *,
+                        credential_check: bool = False) -> tuple[str, str, str]:
+    """(MQTT client identifier, username, password) for a device's CONNECT.
+
+    ``credential_check``: the identifier of a connection that only checks the
+    credentials (``AT+IMQTTAUTH``): same device and sign, but ``,check=1`` among the
+    parameters, so the broker keeps it apart from the device's (persistent) session
+    and its clean CONNECT wipes nothing queued for the device."""
     securemode = 2 if tls else 3
-    client_identifier = f"{creds.client_id}|securemode={securemode},signmethod=hmacsha1|"
+    check = ",check=1" if credential_check else ""
+    client_identifier = f"{creds.client_id}|securemode={securemode},signmethod=hmacsha1{check}|"
     return client_identifier, f"{creds.device_name}&{creds.product_key}", creds.sign()
 
 

@@ -27,15 +27,12 @@ import asyncio
 import math
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from .at.catalogue import Form
 from .at.errors import Cme, CmeError
 from .at.events import Command
 from .at.table import CommandSpec, CommandTable
-
-if TYPE_CHECKING:
-    from .module import IcaModule
 
 # command -> (median ms, 95th percentile ms) of the time from the command's CR to its
 # final result code. Anything not named uses "*". Drawn log-normally.
@@ -181,7 +178,7 @@ class FaultInjector:
         self._held_until = 0.0
 
     # ---- spontaneous reboot --------------------------------------------------
-    def reboot(self, module: "IcaModule", off: float = 0.5, after: float = 0.0,
+    def reboot(self, module: Any, off: float = 0.5, after: float = 0.0,
                every: float = 0.0) -> asyncio.Task:
         """Power-cycle ``module`` after ``after`` s (then every ``every`` s if > 0)."""
         async def run() -> None:
@@ -239,8 +236,9 @@ def _cme(number: int) -> Cme:
     return InjectedCme(number)  # type: ignore[return-value]
 
 
-async def power_cycle(module: "IcaModule", off: float) -> None:
-    """What a real module does when its power drops and comes back."""
+async def power_cycle(module: Any, off: float) -> None:
+    """What a real module (an ``IcaModule``; not imported here: it imports this file) does
+    when its power drops and comes back."""
     from .commands.mqtt import CONNECTED
     was_connected = module.mqtt.state == CONNECTED
     module.observer("module.reboot", module=module.config.name, spontaneous=True)

@@ -25,9 +25,11 @@ from .commands.ota import OtaCommands
 from .config import ModuleConfig
 from .context import Context
 from .devauth import DeviceCredentials
+from .events import check
 from .faults import FaultInjector
 from .interfaces import EventSink, Observer
 from .nvstore import NvStore
+from .redaction import redact_detail
 
 
 class IcaModule:
@@ -42,7 +44,7 @@ class IcaModule:
         self.events = events
         if observer is None:
             observer = _to_sink(events) if events is not None else _ignore
-        self.observer: Observer = observer
+        self.observer: Observer = _declared(observer)
         self.nv = NvStore(self.config.nv_path)
         self.on_output: Callable[[bytes], None] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -73,6 +75,7 @@ class IcaModule:
         return self.mqtt.auth.credentials or self.coap.auth.credentials or self.http.auth.credentials
 
     def _observe(self, kind: str, **detail) -> None:
+        detail = redact_detail(detail)   # an AUTH line's secret never reaches an event or a log
         self.observer(f"at.{kind}", module=self.config.name, **detail)
         if kind == "command" and self.ctx.logs(5):
             self.ctx.log(5, f"{detail['line']} -> {detail['final']}")
@@ -86,6 +89,12 @@ class IcaModule:
     def feed(self, data: bytes) -> None:
         """Bytes from the TE."""
         self.engine.receive(data)
+        self._pump()
+
+    def reset_input(self) -> None:
+        """A TE attaches or detaches: nothing half-typed by one TE is left for the next
+        (see :meth:`AtEngine.reset_input`)."""
+        self.engine.reset_input()
         self._pump()
 
     def _pump(self) -> None:
@@ -203,6 +212,14 @@ class IcaModule:
 
 def _ignore(kind: str, **detail: Any) -> None:
     pass
+
+
+def _declared(observer: Observer) -> Observer:
+    """``observer``, given only events declared in events.py (else TypeError where emitted)."""
+    def observe(kind: str, **detail: Any) -> None:
+        check(kind, detail)
+        observer(kind, **detail)
+    return observe
 
 
 def _to_sink(events: EventSink) -> Observer:

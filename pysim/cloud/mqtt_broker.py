@@ -8,6 +8,14 @@
 * ``CloudTopicPlugin`` allows a device only its own topics
   (``DeviceCredentials.owns_topic``): a foreign PUBLISH is dropped, a foreign
   SUBSCRIBE gets SUBACK 0x80. The service user may use any topic.
+* The client identifier is bound to the device (issue 10, defect 1): a device's plain
+  client id (before ``|``) must be its own ``<pk>.<dn>``, so no device can sign in under
+  another's id and take over its persistent session.
+* ``_run_broadcast`` of amqtt 0.12.1 iterates the live subscription table across awaits
+  and dies with ``RuntimeError: dictionary changed size during iteration`` under
+  connect/subscribe/disconnect churn (the message is then lost for everyone); the
+  broker's table is replaced by ``SnapshotSubscriptions`` whose iteration works on a
+  copy (issue 10, defect 7; see docs/security.md).
 * Both report to the cloud's ``EventLog``: ``mqtt.connect``, ``mqtt.auth_fail``,
   ``mqtt.disconnect``, ``mqtt.subscribe``, ``mqtt.publish``, ``mqtt.denied``.
 
@@ -66,6 +74,46 @@ def install_mqtt31_shim() -> None:
 
     from_stream.pysim_mqtt31_shim = True
     ConnectVariableHeader.from_stream = classmethod(from_stream)
+
+
+# --- amqtt 0.12.1 broadcast under churn ------------------------------------------
+class _SnapshotList(list):
+    """A subscription list whose iteration runs over a copy: a subscriber removed while a
+    broadcast awaits does not make the loop skip the next one."""
+
+    def __iter__(self):
+        return iter(self.copy())
+
+
+class SnapshotSubscriptions(dict):
+    """amqtt's ``Broker._subscriptions`` (filter -> [(session, qos)]) with iteration over a
+    copy. ``Broker._run_broadcast`` walks ``items()`` and awaits the topic plugins inside
+    the loop; a client subscribing or leaving meanwhile changes the dict, and the live
+    iterator raised ``RuntimeError: dictionary changed size during iteration``. Every
+    other use (lookups, ``setdefault``-style insertion, ``del``) is the plain dict's."""
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value if isinstance(value, _SnapshotList) else _SnapshotList(value))
+
+    def __iter__(self):
+        return iter(list(super().keys()))
+
+    def keys(self):
+        return list(super().keys())
+
+    def values(self):
+        return list(super().values())
+
+    def items(self):
+        return list(super().items())
+
+
+def install_snapshot_subscriptions(broker: Broker) -> None:
+    """Give ``broker`` the churn-safe subscription table (before it starts)."""
+    table = SnapshotSubscriptions()
+    for key, value in broker._subscriptions.items():
+        table[key] = value
+    broker._subscriptions = table
 
 
 # --- who a session is ------------------------------------------------------------
@@ -132,6 +180,7 @@ class MqttBroker:
         # amqtt's start_server callback is looked up on the instance at start: wrap it to
         # know every connection, so stop() can end those amqtt's shutdown leaves open
         # (a client that never sent CONNECT waits for it forever otherwise).
+        install_snapshot_subscriptions(broker)
         broker.stream_connected = functools.partial(self._serve_connection, broker.stream_connected)
         await broker.start()
         return broker
@@ -183,6 +232,9 @@ class MqttBroker:
         creds = self.registry.verify(pk, dn, client_id, password or "")
         if creds is None:
             return None, "bad sign"
+        if client_id != creds.client_id:
+            # a valid sign over someone else's id: the session of that id is not this device's
+            return None, "client id of another device"
         return Identity(creds), "device"
 
     def session_identity(self, session: Session | None) -> Identity | None:

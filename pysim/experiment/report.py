@@ -14,15 +14,18 @@ import base64
 import html
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pysim.capture import iter_capture, record_bytes
 from pysim.trace import LineAssembler, describe
 
-if TYPE_CHECKING:
-    from .sweep import Plan, Run
-
 LANES = ("TE", "TA", "cloud")
+SHORT = {"baud": "baud", "latency_ms": "lat", "payload": "len", "fault_rate": "fault"}
+
+
+def point_label(point: dict[str, Any]) -> str:
+    """A grid point in a few characters: ``baud=115200 lat=50 len=16 fault=0.2``."""
+    return " ".join(f"{SHORT.get(k, k)}={v}" for k, v in point.items())
 
 
 def timeline(capture: Path) -> list[dict[str, Any]]:
@@ -53,12 +56,11 @@ def timeline(capture: Path) -> list[dict[str, Any]]:
     return sorted(events, key=lambda e: e["t"])
 
 
-def write_plots(plan: "Plan", runs: list["Run"], out: Path) -> list[Path]:
+def write_plots(plan: Any, runs: list[Any], out: Path) -> list[Path]:
+    """``plan``: a :class:`.sweep.Plan`; ``runs``: its :class:`.sweep.Run` s."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .sweep import point_label
 
     labels, latencies, throughput, spread = [], [], [], []
     for point in plan.points():
@@ -91,9 +93,7 @@ def write_plots(plan: "Plan", runs: list["Run"], out: Path) -> list[Path]:
     return files
 
 
-def write_report(plan: "Plan", runs: list["Run"], out: Path) -> list[Path]:
-    from .sweep import point_label
-
+def write_report(plan: Any, runs: list[Any], out: Path) -> list[Path]:
     pngs = write_plots(plan, runs, out)
     timelines = {}
     for n, point in enumerate(plan.points()):

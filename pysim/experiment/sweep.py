@@ -39,6 +39,8 @@ from typing import Any
 from pysim.capture import CaptureWriter
 from pysim.faults import FaultController, parse_fault
 
+from .report import point_label, write_report
+
 GRID_KEYS = ("baud", "latency_ms", "payload", "fault_rate")
 DEVICE = ("a1sweepPK", "sweep-device-01", "sweep-secret-01")
 
@@ -117,11 +119,6 @@ class Run:
                 "msg_per_s": round(self.delivered / self.seconds, 3) if self.seconds else None,
                 "bytes_per_s": round(self.delivered * payload / self.seconds, 1) if self.seconds else None,
                 "error": self.error}
-
-
-def point_label(point: dict[str, Any]) -> str:
-    short = {"baud": "baud", "latency_ms": "lat", "payload": "len", "fault_rate": "fault"}
-    return " ".join(f"{short[k]}={v}" for k, v in point.items())
 
 
 async def run_point(plan: Plan, point: dict[str, Any], repeat: int, *, seed: int,
@@ -244,7 +241,6 @@ class SweepResult:
 
 
 async def run_plan(plan: Plan, out: Path, *, seed: int = 1, progress=None) -> SweepResult:
-    from . import report
     from .progress import Progress
 
     points = plan.points()
@@ -261,7 +257,7 @@ async def run_plan(plan: Plan, out: Path, *, seed: int = 1, progress=None) -> Sw
     delivered = sum(r.delivered for r in runs)
     progress.done(f"{delivered} of {sum(len(r.messages) for r in runs)} messages delivered")
     files = write_csvs(runs, out)
-    files += report.write_report(plan, runs, out)
+    files += write_report(plan, runs, out)
     return SweepResult(runs, files)
 
 

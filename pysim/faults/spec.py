@@ -48,6 +48,7 @@ def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
         if text not in options:
             raise ValueError(f"must be one of {', '.join(options)}")
         return text
+    parse.choices = options    # type: ignore[attr-defined]
     return parse
 
 

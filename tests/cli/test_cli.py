@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -74,7 +73,8 @@ async def test_module_over_tcp_with_in_process_cloud(spawn):
     pump.cancel()
     code, out = await run.stop()
     assert code == 0
-    assert 'TE->TA AT+IMQTTAUTH="a1cli","dev","sec"\\r' in out     # the readable trace
+    # the readable trace, with the device secret masked (issue 10, defect 3)
+    assert 'TE->TA AT+IMQTTAUTH="a1cli","dev","********"\\r' in out and '"sec"' not in out
     assert "TA<->cloud mqtt.connect a1cli/dev" in out
 
 
@@ -134,20 +134,3 @@ async def test_bad_arguments_are_clear():
                                                 stderr=asyncio.subprocess.PIPE)
     _, err = await proc.communicate()
     assert proc.returncode == 3 and b"no firmware at /nonexistent.elf" in err
-
-
-@pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
-                    reason="needs qemu-system-arm and arm-none-eabi-gcc: `make deps` installs them (Debian)")
-async def test_run_the_demo_headless_with_a_json_verdict(tmp_path):
-    verdict_file, trace_file = tmp_path / "verdict.json", tmp_path / "trace.txt"
-    proc = await asyncio.create_subprocess_exec(
-        *PYSIM, "run", "--quiet", "--json", str(verdict_file), "--trace-file", str(trace_file), cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == 0, err.decode()
-    assert b"verdict: PASS" in out
-    verdict = json.loads(verdict_file.read_text())
-    assert verdict["passed"] is True and verdict["exit_code"] == 0
-    assert verdict["steps"]["ota"] == "ok" and verdict["facts"]["crc re-reads"] == 1
-    trace = trace_file.read_text()
-    assert "TE->TA AT+IOTABLOCK=1\\r" in trace and "console DONE 0" in trace

@@ -54,12 +54,13 @@ async def test_mosquitto_clients(cloud, dev_a):
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         await cloud.events.wait_for(kind_is("mqtt.subscribe", topic=f"/{pk}/{dn}/user/#"), TIMEOUT)
-        # the publisher speaks MQTT 3.1 (MQIsdp), signing its own client id
+        # the publisher speaks MQTT 3.1 (MQIsdp); a device's plain client id is bound to it,
+        # a second connection of the same device differs in the |...| parameters
         _, username, _ = mqtt_connect_fields(dev_a)
-        pub_id = f"pub.{dn}|securemode=3,signmethod=hmacsha1|"
+        pub_id = f"{dev_a.client_id}|securemode=3,signmethod=hmacsha1,role=pub|"
         host, port = host_port(cloud.addresses["mqtt"])
         code, _, err = await run(pub_bin, "-h", host, "-p", str(port), "-V", "mqttv31", "-i", pub_id,
-                                 "-u", username, "-P", dev_a.sign(f"pub.{dn}"), "-t", topic, "-q", "1",
+                                 "-u", username, "-P", dev_a.sign(), "-t", topic, "-q", "1",
                                  "-m", "from mosquitto")
         assert code == 0, err
         out, err = await asyncio.wait_for(sub.communicate(), TIMEOUT)

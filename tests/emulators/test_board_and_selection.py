@@ -19,7 +19,7 @@ def test_netduinoplus2_description():
     assert (board.memory["sram"].base, board.memory["sram"].size) == (0x20000000, 128 * 1024)
     assert (board.uart.peripheral, board.uart.index, board.uart.base, board.uart.irq) == ("USART1", 0, 0x40011000, 37)
     assert (board.console.peripheral, board.console.index, board.console.base) == ("USART2", 1, 0x40004400)
-    assert board.renode_script.is_file() and board.renode_platform == "@platforms/cpus/stm32f4.repl"
+    assert board.renode_script.is_file() and board.renode_platform == "netduinoplus2.repl"
     assert Board.load(PLATFORMS_DIR / "netduinoplus2.json") == board
 
 
@@ -70,18 +70,3 @@ def test_renode_unavailable_names_what_to_install(monkeypatch):
     monkeypatch.setenv("PYSIM_RENODE", "no-such-renode-binary")
     with pytest.raises(EmulatorUnavailable, match="renode.io"):
         get_emulator("renode")
-
-
-def test_renode_script_sets_the_board_script_variables():
-    board = Board.load("netduinoplus2")
-    script = RenodeEmulator().script(Path("/fw/app.elf"), board, 4001, 4002)
-    assert script.splitlines() == [
-        '$name="netduinoplus2"', "$bin=@/fw/app.elf", "$uart_port=4001", "$console_port=4002",
-        f"i @{board.renode_script}", "start",
-    ]
-    resc = board.renode_script.read_text()
-    for needed in ("machine LoadPlatformDescription @platforms/cpus/stm32f4.repl",
-                   'emulation CreateServerSocketTerminal $uart_port "uart" false',
-                   f"connector Connect {board.uart.renode} uart",
-                   f"connector Connect {board.console.renode} console", "sysbus LoadELF $bin"):
-        assert needed in resc

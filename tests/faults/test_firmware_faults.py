@@ -9,7 +9,8 @@ import shutil
 import pytest
 
 from pysim.events import kind_is
-from pysim.session import DEMO_FIRMWARE, DemoScenario, Session, SessionOptions
+from pysim.experiment.demo import play_demo
+from pysim.session import DEMO_FIRMWARE, Session, SessionOptions
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-system-arm") is None or not DEMO_FIRMWARE.is_file(),
                                 reason="needs qemu-system-arm and firmware/build/demo.elf (make firmware)")
@@ -25,14 +26,13 @@ async def run_demo(tmp_path):
                                          fault_proxy=True))
         made.append(session)
         await session.start()
-        scenario = DemoScenario(session, ota_size=ota_size, timeout=timeout)
         if at_step:
-            play = asyncio.ensure_future(scenario.run())
+            play = asyncio.ensure_future(play_demo(session, ota_size=ota_size, timeout=timeout))
             await session.wait_console(rf"^STEP {at_step} ok", timeout)
             for spec in later:
                 session.inject_fault(spec)
             return session, await play
-        return session, await scenario.run()
+        return session, await play_demo(session, ota_size=ota_size, timeout=timeout)
 
     yield run
     for session in made:

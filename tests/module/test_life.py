@@ -34,7 +34,7 @@ async def test_failed_auth_does_not_overwrite_stored_credentials(module_factory,
     await m.at.expect_ok("AT+IMQTTDISCONN")
     await m.at.expect_ok(f'AT+IMQTTAUTH="{device.product_key}","{device.device_name}","bad"')
     assert (await m.at.wait_urc("+IMQTTAUTH")).text == "+IMQTTAUTH:FAIL"
-    assert m.module.nv.get("mqtt_auth")[2] == device.device_secret
+    assert m.module.nv.unseal(m.module.nv.get("mqtt_auth")[2]) == device.device_secret   # sealed in NV
 
 
 async def test_reboot_drops_connections_reads_nothing_then_answers_again(module_factory, device, cloud):

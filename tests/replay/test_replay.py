@@ -12,7 +12,8 @@ import pytest
 
 from pysim.capture import CaptureError, read_capture
 from pysim.replay import diff_lines, replay_firmware, replay_module
-from pysim.session import DEMO_DEVICE, DEMO_FIRMWARE, DemoScenario, Session, SessionOptions
+from pysim.experiment.demo import play_demo
+from pysim.session import DEMO_DEVICE, DEMO_FIRMWARE, Session, SessionOptions
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-system-arm") is None or not DEMO_FIRMWARE.is_file(),
                                 reason="needs qemu-system-arm and firmware/build/demo.elf (make firmware)")
@@ -31,7 +32,7 @@ def demo_capture(tmp_path_factory):
                                          workdir=path.parent))
         try:
             await session.start()
-            verdict = await DemoScenario(session, ota_size=2048, timeout=40).run()
+            verdict = await play_demo(session, ota_size=2048, timeout=40)
         finally:
             await session.stop()
         assert verdict.passed, verdict.summary()

@@ -326,6 +326,16 @@ class AtEngine:
                                             f"{dropped} bytes dropped"))
 
     # ---- life ---------------------------------------------------------
+    def reset_input(self) -> None:
+        """A new TE (or none) on the line: forget a half-typed line, and end an unfinished
+        data entry with +CME ERROR:3 (its one final result code; the old TE is gone).
+        Output already queued and the settings (echo, CMEE) stay."""
+        self._line.clear()
+        self._overflow = False
+        if self.mode in (Mode.DATA, Mode.DATA_PLUS):
+            dropped = len(self._data)
+            self._abort_data_entry(NotAllowed(f"TE detached during data entry; {dropped} bytes dropped"))
+
     def begin_reboot(self) -> None:
         """Stop reading; drop queued URCs and any partial input (DECISIONS §23)."""
         self.mode = Mode.REBOOTING

@@ -17,7 +17,7 @@ class AuthCommand:
 
     Always ends with ``+xxxAUTH:OK`` or ``+xxxAUTH:FAIL`` (DECISIONS §17); good
     credentials go to the NV store; a bare execute re-authenticates with them;
-    the query masks the secret.
+    the query masks the secret; the NV store keeps the secret sealed (encrypted).
     """
 
     def __init__(self, ctx: ModuleContext, table: CommandTable, name: str, nv_key: str,
@@ -37,7 +37,10 @@ class AuthCommand:
     @property
     def stored(self) -> DeviceCredentials | None:
         data = self.ctx.nv.get(self.nv_key)
-        return DeviceCredentials(*data) if data else None
+        if not data:
+            return None
+        secret = self.ctx.nv.unseal(data[2])
+        return DeviceCredentials(data[0], data[1], secret) if secret is not None else None
 
     def reset(self) -> None:
         self.credentials = None
@@ -79,6 +82,7 @@ class AuthCommand:
             self.running = False
         if ok:
             self.credentials = creds
-            self.ctx.nv.put(self.nv_key, [creds.product_key, creds.device_name, creds.device_secret])
+            self.ctx.nv.put(self.nv_key, [creds.product_key, creds.device_name,
+                                          self.ctx.nv.seal(creds.device_secret)])
         self.ctx.emit("net.auth", command=self.name, ok=ok, reason=reason)
         self.ctx.urc(f"{self.name}:{'OK' if ok else 'FAIL'}")

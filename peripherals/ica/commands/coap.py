@@ -49,6 +49,12 @@ SEND_KINDS = (SendKind("+ICOAPSENDREQ", True, False), SendKind("+ICOAPSENDBIN", 
               SendKind("+ICOAPSENDREQN", False, False), SendKind("+ICOAPSENDNBIN", False, True))
 
 
+def _settled(response: asyncio.Future) -> None:
+    """Read the outcome of a request nobody awaits any more (no "never retrieved" warning)."""
+    if not response.cancelled():
+        response.exception()
+
+
 class CoapCommands:
     def __init__(self, ctx: ModuleContext, table: CommandTable) -> None:
         self.ctx = ctx
@@ -56,6 +62,7 @@ class CoapCommands:
         self.auth = AuthCommand(ctx, table, "+ICOAPAUTH", "coap_auth", self._authenticate)
         self.token: str | None = None
         self._context: aiocoap.Context | None = None
+        self._context_lock = asyncio.Lock()
         self.last_sent: dict[str, tuple[list[str], bytes]] = {}
         self.received = Received(ctx, table, "+ICOAPRCVRSP", "+ICOAPRCVBIN")
         self.on_authenticated = lambda: None
@@ -73,9 +80,10 @@ class CoapCommands:
         return f"coap://{host}:{port}"
 
     async def _client(self) -> aiocoap.Context:
-        if self._context is None:
-            self._context = await aiocoap.Context.create_client_context()
-        return self._context
+        async with self._context_lock:     # two first requests at once make one context, not two
+            if self._context is None:
+                self._context = await aiocoap.Context.create_client_context()
+            return self._context
 
     async def request(self, code: aiocoap.Code, path: tuple[str, ...], payload: bytes, *,
                       confirmable: bool = True, token: str | None = None) -> aiocoap.Message:
@@ -86,7 +94,12 @@ class CoapCommands:
         if token:
             message.opt.add_option(StringOption(TOKEN_OPTION, token))
         context = await self._client()
-        return await context.request(message).response
+        response = context.request(message).response
+        response.add_done_callback(_settled)
+        # a caller's timeout must not cancel aiocoap's own future: a reply arriving in the
+        # same loop turn as the cancellation made aiocoap set_result on a cancelled future
+        # (InvalidStateError, issue 10 defect 8). The late reply is then simply not read.
+        return await asyncio.shield(response)
 
     async def shutdown(self) -> None:
         context, self._context = self._context, None

@@ -105,7 +105,10 @@ class MqttCommands:
 
     def _new_client(self, creds: DeviceCredentials, *, for_auth: bool = False) -> MqttClient:
         host, port = self._endpoint()
-        client_identifier, username, password = mqtt_connect_fields(creds, tls=self.mode == 1)
+        # the AUTH check has an identifier of its own: its clean CONNECT must not wipe the
+        # device's persistent session (CLEAN=0) under the real one (issue 10, defect 2)
+        client_identifier, username, password = mqtt_connect_fields(creds, tls=self.mode == 1,
+                                                                    credential_check=for_auth)
         return MqttClient(
             host, port, version=self.para["VERSION"], client_id=client_identifier,
             username=username, password=password,

@@ -334,6 +334,9 @@ class MqttClientProtocol:
                 events.append(event)
             if isinstance(event, ProtocolError):
                 self._state = _State.CLOSED
+            if self._state is _State.CLOSED:
+                # closed by this packet (an error, a refused CONNECT): what follows in the
+                # same chunk is ignored like any later data, whatever the split (found by fuzzing)
                 self._in.clear()
                 break
         return events
