@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 
 import pytest
@@ -39,13 +40,11 @@ async def run_demo(tmp_path):
         await session.stop()
 
 
-async def test_cme_on_a_telemetry_publish_ends_the_demo(run_demo):
-    session, verdict = await run_demo(["module.cme:cmd=+IMQTTPUB,error=30,times=1"])
-    assert verdict.exit_code == 7, verdict.steps
-    # the first publish (the LED acknowledgement or a telemetry message) was refused, and
-    # the demo gives up on one refused command: it never retries
-    assert "FAIL +CME ERROR:30" in verdict.steps.values()
+async def test_a_refused_telemetry_publish_is_logged_and_the_demo_goes_on(run_demo):
+    session, verdict = await run_demo(at_step="led", later=["module.cme:cmd=+IMQTTPUB,error=30,times=1"])
+    assert verdict.passed, verdict.summary()
     assert len(session.events.find(kind_is("fault.module.cme"))) == 1
+    assert any(re.match(r"^LOG telemetry \d+ lost \+CME ERROR:30$", line) for line in session.console_lines)
 
 
 async def test_timing_profile_and_latency_still_pass(run_demo):
@@ -54,34 +53,36 @@ async def test_timing_profile_and_latency_still_pass(run_demo):
     assert session.events.find(kind_is("fault.net.on"))
 
 
-def gave_up_without_reconnecting(session, verdict) -> None:
-    """The demo's behaviour on a lost MQTT session today: it exits (9 connection lost,
-    7 a publish not delivered, or 8 when the OTA download was under way) and never
-    sends a second AT+IMQTTCONN."""
-    assert verdict.exit_code in (7, 8, 9), verdict.summary()
+def reconnected(session) -> None:
+    """The demo lost its MQTT session, logged it, authenticated and connected again."""
+    assert "LOG mqtt reconnected" in session.console_lines, session.console_lines[-8:]
     connects = session.events.find(lambda e: e.kind == "at.command" and e.detail.get("line") == "AT+IMQTTCONN")
-    assert len(connects) == 1
+    assert len(connects) >= 2
 
 
-async def test_mqtt_reset_ends_the_demo(run_demo):
-    session, verdict = await run_demo(at_step="led", later=["net.reset:service=mqtt"])
-    assert session.events.find(kind_is("fault.net.reset", service="mqtt"))[0].detail["connections"] == 1
-    gave_up_without_reconnecting(session, verdict)
-
-
-async def test_spontaneous_reboot_ends_the_demo(run_demo):
-    session, verdict = await run_demo(at_step="led", later=["module.reboot:off=0.3"])
-    assert session.events.find(kind_is("module.reboot", spontaneous=True))
-    gave_up_without_reconnecting(session, verdict)
-
-
-@pytest.mark.xfail(strict=True, reason="demo firmware weakness: a lost MQTT session (reset, broker "
-                   "restart, module reboot) ends the run; it should re-authenticate, reconnect, "
-                   "resubscribe and go on")
-@pytest.mark.parametrize("fault", ["net.reset:service=mqtt", "module.reboot:off=0.3"])
+# Found by the resilience matrix: the demo used to exit 9 on a lost MQTT session.
+@pytest.mark.parametrize("fault", ["net.reset:service=mqtt", "net.down:service=mqtt,for=1"])
 async def test_demo_recovers_from_a_lost_mqtt_session(run_demo, fault):
     session, verdict = await run_demo(at_step="led", later=[fault])
     assert verdict.passed, verdict.summary()
+    reconnected(session)
+
+
+@pytest.fixture(scope="module")
+def forever_demo():
+    from pysim.experiment.resilience import build_firmware
+    return build_firmware()
+
+
+async def test_telemetry_resumes_after_a_module_reboot(forever_demo):
+    """A reboot during an OTA download loses the download (the demo exits 8, as a real
+    module would lose it); in the main loop the demo reconnects and telemetry resumes,
+    counted at an independent subscriber (one resilience matrix cell)."""
+    from pysim.experiment.resilience import run_cell
+
+    cell = await run_cell("module.reboot:off=0.3", firmware=forever_demo, hold=1.0, window=10.0)
+    assert cell.recovered and cell.exit_code is None, cell
+    assert cell.lost <= 2                    # the reading sent while the module was off
 
 
 async def test_uart_stall_in_the_main_loop_is_survived(run_demo):
@@ -92,8 +93,8 @@ async def test_uart_stall_in_the_main_loop_is_survived(run_demo):
 async def test_uart_drop_everything_the_mcu_sends(run_demo):
     session, verdict = await run_demo(at_step="led", later=["uart.drop:rate=1,dir=te2ta"])
     # the next command the firmware sends never reaches the module: it times out (5 s) and exits
-    assert verdict.exit_code in (7, 8), verdict.summary()
-    assert "FAIL timeout" in verdict.steps.values()
+    assert verdict.exit_code in (7, 8), verdict.summary()   # in a publish (7) or the OTA download (8)
+    assert any(v.startswith("FAIL") for v in verdict.steps.values())
     dropped_from = session.events.find(kind_is("fault.on"))[-1].t
     assert all(e.t < dropped_from for e in session.events.find(kind_is("at.command")))   # the module saw none
 
