@@ -282,6 +282,9 @@ def main(args: argparse.Namespace) -> int:
             print(f"pysim replay: --device: expected PK:DN:SECRET, got {args.device!r}", file=sys.stderr)
             return EXIT_USAGE
         device = (parts[0], parts[1], parts[2])
+    if not args.capture.is_file():
+        print(f"pysim replay: no capture file {args.capture}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         if args.firmware is not None:
             if not args.firmware.is_file():

@@ -63,11 +63,15 @@ class Plan:
 
 def load_plan(path: Path) -> Plan:
     text = path.read_text()
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
-        data = yaml.safe_load(text)
-    else:
-        data = json.loads(text)
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as error:       # yaml.YAMLError, json.JSONDecodeError: one line
+        raise ValueError(f"{path}: not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: "
+                         f"{str(error).splitlines()[0]}") from None
     if not isinstance(data, dict) or not isinstance(data.get("grid"), dict) or not data["grid"]:
         raise ValueError(f"{path}: a sweep file needs a `grid:` mapping of parameter -> list of values")
     unknown = set(data["grid"]) - set(GRID_KEYS)

@@ -86,9 +86,9 @@ async def test_timing_profile_draws_per_command_times(module_factory):
             await made.at.command(command)
             out.append((loop.time() - start) * 1000)
         return out
-    at_ms = statistics.median(await times("AT", 15))
+    at_ms = statistics.median(await times("AT", 9))
     auth_table_ms = TIMING["+IMQTTAUTH"][0] * 10
-    auth_ms = statistics.median(await times("AT+IMQTTAUTH?", 15))
+    auth_ms = statistics.median(await times("AT+IMQTTAUTH?", 9))
     assert TIMING[""][0] * 10 * 0.5 < at_ms < TIMING[""][1] * 10 * 1.5
     assert auth_ms > 0.5 * auth_table_ms and auth_ms > 3 * at_ms
 
