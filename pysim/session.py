@@ -22,11 +22,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from peripherals.ica import Faults, IcaModule, ModuleConfig
+from pysim import contract as firmware_contract
+from pysim import postmortem
 from pysim.cloud import Cloud
 from peripherals.ica.devauth import DeviceCredentials
 from pysim.capture import CaptureWriter
 from pysim.cloud_side import CloudSide, ExternalCloudSide, InProcessCloudSide
-from pysim.emulators import emulator_class, get_emulator
+from pysim.contract import FirmwareContract
+from pysim.emulators import Board, emulator_class, get_emulator
+from pysim.emulators.board import built_app
 from pysim.emulators.base import Emulator
 from pysim.emulators.console import ConsoleClosed
 from pysim.events import Event, EventLog
@@ -39,7 +43,7 @@ from pysim.uart import TA_TO_TE, TE_TO_TA, FaultHook, UartLink
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_FIRMWARE = ROOT / "firmware" / "build" / "demo.elf"   # present in a source checkout
 DEMO_DEVICE = ("a1demoPK", "demo-device-01", "demo-secret-01")   # the demo firmware's defaults
-BOOT_LINE = re.compile(r"^BOOT ")
+BOOT_LINE = firmware_contract.DEFAULTS.ready.regex
 
 
 @dataclass
@@ -57,7 +61,11 @@ class SessionOptions:
     workdir: Path | None = None               # the module's NV store goes here
     trace: Callable[[str], object] | None = None   # also gets each readable trace line
     boot_timeout: float = 20.0
-    # ---- faults (docs/faults.md) ----
+    # firmware contract and debugger (pysim/contract.py, docs/firmware-contract.md, docs/debugging.md)
+    contract: FirmwareContract | None = None  # this run's wiring/ready/verdict; None: the board's
+    gdb_port: int | None = None               # serve GDB on 127.0.0.1:PORT
+    gdb_wait: bool = False                    # hold the CPU until GDB continues it
+    # ---- faults, capture, icount (docs/faults.md, docs/experiments.md, docs/determinism.md) ----
     fault_specs: list[str] = field(default_factory=list)   # applied once the UART link runs
     fault_proxy: bool = False                 # put the fault proxy between module and cloud anyway
     seed: int = 1                             # seeds every fault's generator
@@ -66,7 +74,9 @@ class SessionOptions:
 
     @property
     def firmware_path(self) -> Path:
-        return Path(self.firmware) if self.firmware else DEMO_FIRMWARE
+        if self.firmware:
+            return Path(self.firmware)
+        return built_app(ROOT / "firmware", self.board, "demo")
 
 
 ELF_MAGIC = b"\x7fELF"
@@ -114,6 +124,8 @@ class Session:
         self.trace = TraceWriter(self._trace_line)
         self.t_spawn: float | None = None
         self.t_boot: float | None = None
+        self.contract: FirmwareContract | None = None  # the effective contract once started
+        self.startup_report: postmortem.Report | None = None  # where a firmware that never got ready was
         self._console_watch: asyncio.Task[None] | None = None
 
     @property
@@ -170,24 +182,47 @@ class Session:
         config.use_cloud(addresses)
         self.module = IcaModule(config, events=self.events)
         await self.module.start()
+        await self._start_firmware(firmware)
+
+    # ---- the firmware contract and the debugger (logic in pysim/contract.py) ----
+    async def _start_firmware(self, firmware: Path) -> None:
+        """Start the emulator with the contract's wiring and wait until the firmware is
+        ready; the UART link starts when the contract says."""
+        o = self.options
+        board = Board.load(o.board)
+        self.contract = firmware_contract.effective(o.contract, board.contract)
+        board = board.with_wiring(self.contract.at_uart, self.contract.console_uart)
         if o.icount and emulator_class(o.emulator).name != "qemu":
             raise ValueError("icount is a QEMU option: use the qemu emulator")
-        self.emulator = get_emulator(o.emulator, **({"icount": o.icount} if o.icount else {}))
+        self.emulator = get_emulator(o.emulator, gdb_port=o.gdb_port, gdb_wait=o.gdb_wait,
+                                     **({"icount": o.icount} if o.icount else {}))
         self.t_spawn = time.monotonic()
-        await self.emulator.start(firmware, o.board)
+        await self.emulator.start(firmware, board)
         console = self.emulator.console
-        assert console is not None
-        for line in console.lines:   # what came before the listeners
-            self._console_line(time.monotonic(), line)
-        console.listeners.append(self._console_line)
-        self._console_watch = asyncio.ensure_future(self._watch_console(console))
-        await console.wait_for_line(BOOT_LINE, timeout=o.boot_timeout)
+        if console is not None:
+            for line in console.lines:   # what came before the listeners
+                self._console_line(time.monotonic(), line)
+            console.listeners.append(self._console_line)
+            self._console_watch = asyncio.ensure_future(self._watch_console(console))
+        self.link = link = UartLink(o.baud, faults=o.uart_faults)
+        link.listeners.append(self.trace.uart)   # the trace listens; the link knows no trace
+        emulator, module = self.emulator, self.module
+        try:
+            await firmware_contract.wait_ready(self.contract, emulator, link, lambda: link.start(emulator.uart, module),
+                                               None if o.gdb_wait else o.boot_timeout)
+        except (TimeoutError, ConnectionError) as error:  # hung or crashed before it was ready
+            self.startup_report = await self.postmortem(str(error))
+            raise
         self.t_boot = time.monotonic()
-        self.link = UartLink(o.baud, faults=o.uart_faults)
-        self.link.listeners.append(self.trace.uart)   # the trace listens; the link knows no trace
-        await self.link.start(self.emulator.uart, self.module)
         self._start_faults()
         self._start_capture()
+
+    async def postmortem(self, reason: str) -> "postmortem.Report":
+        """Where the firmware is, or was when it faulted (pysim/postmortem.py); call it
+        before ``stop``."""
+        assert self.emulator is not None
+        return await postmortem.collect(self.emulator, self.options.firmware_path, reason,
+                                        self.link.records if self.link else [], self.console_lines)
 
     def _console_line(self, t: float, line: str) -> None:
         self.trace.console(t, line)
@@ -222,9 +257,10 @@ class Session:
         return await self.emulator.console.wait_for_line(regex, timeout=timeout)
 
     async def wait_exit(self, timeout: float | None = None) -> int | None:
-        """The firmware's exit code, or None while it still runs after ``timeout`` s."""
-        assert self.emulator is not None
-        return await self.emulator.wait_exit(timeout)
+        """The firmware's exit code by the contract's verdict, or None while it still runs
+        after ``timeout`` s."""
+        assert self.emulator is not None and self.contract is not None
+        return await firmware_contract.wait_verdict(self.contract, self.emulator, timeout)
 
     async def stop(self) -> None:
         """Stop the link, the emulator, the module and the cloud; idempotent, never raises
@@ -238,11 +274,11 @@ class Session:
                 await step()
             except Exception as error:   # keep stopping the rest
                 errors.append(error)
+        if self.capture is not None:
+            self.capture.close()
         self.trace.flush()
         if self.trace.event in self.events.listeners:
             self.events.listeners.remove(self.trace.event)
-        if self.capture is not None:
-            self.capture.close()
         if errors:
             self.events.emit("session.error", None, errors=[repr(e) for e in errors])
 
