@@ -83,6 +83,8 @@ async def test_inject_fault_and_push_ota(session):
     assert [s.status for s in steps] == [PASSED] * 4, steps
     md5 = hashlib.md5(random.Random(3).randbytes(4000)).hexdigest()
     assert f"md5 {md5}" in steps[1].detail
+    # the module reports the new version after AT+IOTAVER's OK, as the console says STEP ota ok: wait for it
+    await session.events.wait_for(lambda e: e.kind == "ota.inform" and e.detail.get("version") == "2.0.0", timeout=10)
     assert session.cloud.ota.versions[(PK, DN)] == "2.0.0"
 
 
