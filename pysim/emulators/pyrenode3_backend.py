@@ -87,6 +87,8 @@ class PyRenode3Emulator(RenodeEmulator):
         if not self.start_paused:
             await self.execute("start")
         uart = await asyncio.wait_for(_connect(uart_port), self.startup_timeout)
+        if board.console is None:
+            return uart, None
         console = await asyncio.wait_for(_connect(console_port), self.startup_timeout)
         return uart, console
 

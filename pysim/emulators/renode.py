@@ -43,6 +43,8 @@ EXIT_MARK = "pysim-semihosting-exit"
 EXIT_LOG = re.compile(EXIT_MARK + r" (-?\d+)")
 VIRTUAL_TIME = re.compile(r"Elapsed Virtual Time: (?:(\d+)\.)?(\d+):(\d+):(\d+(?:\.\d+)?)")
 SYS_EXIT, SYS_EXIT_EXTENDED, APPLICATION_EXIT = 0x18, 0x20, 0x20026
+# Renode's Cortex-M register numbers (its GDB numbering): r0..r12, sp, lr, pc, then xPSR at 25
+CORE_REGISTERS = {**{f"r{i}": i for i in range(13)}, "sp": 13, "lr": 14, "pc": 15, "xpsr": 25}
 # Run at each semihosting call (bkpt 0xAB) by Renode's IronPython: logs the exit code of
 # SYS_EXIT (r1 = reason) and SYS_EXIT_EXTENDED (r1 -> {reason, code}); ignores the rest.
 EXIT_HOOK = (
@@ -62,16 +64,23 @@ class UartLine:
 
 class RenodeEmulator(Emulator):
     """``start_paused``: load everything but do not start the machine (then ``run_for``,
-    ``step`` or ``resume``): the run is then driven in virtual time only."""
+    ``step`` or ``resume``): the run is then driven in virtual time only.
+    ``gdb_port``: serve GDB there (Renode's ``machine StartGdbServer``); ``gdb_wait``: hold
+    the machine until gdb continues it."""
 
     name = "renode"
     executable = "renode"
+    supports_gdb = True
     install_hint = ("`make renode` installs it when ../shared/renode is there; otherwise install a Renode "
                     "release (renode.io) and put `renode` on PATH or set PYSIM_RENODE to it")
 
-    def __init__(self, *, start_paused: bool = False, **options: Any) -> None:
+    def __init__(self, *, start_paused: bool = False, gdb_port: int | None = None, gdb_wait: bool = False,
+                 **options: Any) -> None:
         options.setdefault("startup_timeout", STARTUP_TIMEOUT)
         super().__init__(**options)
+        if gdb_wait and gdb_port is None:
+            raise EmulatorError("renode: gdb_wait needs a gdb_port")
+        self.gdb_port, self.gdb_wait = gdb_port, gdb_wait
         self.start_paused = start_paused
         self.control: RenodeControl | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
@@ -95,8 +104,9 @@ class RenodeEmulator(Emulator):
             return board.renode_platform
         return f"@{(board.path.parent / board.renode_platform).resolve()}"
 
-    def script(self, firmware: Path, board: Board, uart_port: int, console_port: int) -> str:
-        """The generated start-up script: sets the board script's variables, includes it,
+    def script(self, firmware: Path, board: Board, uart_port: int, console_port: int | None) -> str:
+        """The generated start-up script: sets the board script's variables and includes it
+        (the machine), puts the board's AT UART and console (if any) on TCP server sockets,
         hooks the semihosting calls and starts (unless ``start_paused``)."""
         platform = self.platform_file(board)
         for path in (str(firmware), str(board.renode_script), platform):
@@ -106,15 +116,20 @@ class RenodeEmulator(Emulator):
             f'$name="{board.name}"',
             f"$bin=@{firmware}",
             f"$platform={platform}",
-            f"$uart={board.uart.renode}",
-            f"$console={board.console.renode}",
-            f"$uart_port={uart_port}",
-            f"$console_port={console_port}",
             f"i @{board.renode_script}",
         ]
+        # Renode listens, the harness connects; "false": no telnet negotiation bytes
+        serial = [("uart", board.uart, uart_port), ("console", board.console, console_port)]
+        for terminal, wiring, port in serial:
+            if wiring is not None and port is not None:
+                lines += [f'emulation CreateServerSocketTerminal {port} "{terminal}" false',
+                          f"connector Connect {wiring.renode} {terminal}"]
         if self.exit_hooks:
             lines += [f'sysbus.cpu AddHook {address:#x} "{EXIT_HOOK}"' for address in semihosting_calls(firmware)]
-        if not self.start_paused:
+        if self.gdb_port is not None:
+            # autostart: with the machine held, gdb's first `continue` starts it
+            lines.append(f"machine StartGdbServer {self.gdb_port} {'true' if self.gdb_wait else 'false'}")
+        if not (self.start_paused or self.gdb_wait):
             lines.append("start")
         return "\n".join(lines + [""])
 
@@ -129,7 +144,12 @@ class RenodeEmulator(Emulator):
         self.control = RenodeControl(control_port)
         await self._until(self.control.ready(), f"Renode's robot server on port {control_port}")
         await self._until(self.control.execute(f"include @{script}"), "the start-up script")
+        return await self._connect_serial(uart_port, console_port if board.console is not None else None)
+
+    async def _connect_serial(self, uart_port: int, console_port: int | None) -> tuple[Any, Any]:
         uart = await self._until(_connect(uart_port), f"Renode listening on port {uart_port} (UART)")
+        if console_port is None:
+            return uart, None
         try:
             console = await self._until(_connect(console_port), f"Renode listening on port {console_port} (console)")
         except BaseException:
@@ -206,6 +226,17 @@ class RenodeEmulator(Emulator):
         if self._stepping:
             await self.execute("sysbus.cpu ExecutionMode Continuous")
             self._stepping = False
+
+    async def open_gdb_server(self, port: int) -> None:
+        """Start a GDB server on 127.0.0.1:``port`` while the firmware runs."""
+        await self.execute(f"machine StartGdbServer {port}")
+
+    async def registers(self) -> dict[str, int]:
+        """The CPU's core registers now (``r0``..``r12``, ``sp``, ``lr``, ``pc``, ``xpsr``)."""
+        values = {}
+        for name, index in CORE_REGISTERS.items():
+            values[name] = int((await self.execute(f"sysbus.cpu GetRegisterUnsafe {index}")).split()[0], 0)
+        return values
 
     async def pc(self) -> int:
         """The CPU's program counter."""

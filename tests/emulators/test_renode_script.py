@@ -20,8 +20,9 @@ def test_script_sets_the_board_script_variables_and_hooks_semihosting(uart_echo_
     lines = RenodeEmulator().script(uart_echo_elf, board, 4001, 4002).splitlines()
     assert lines[:8] == [
         '$name="netduinoplus2"', f"$bin=@{uart_echo_elf}", f"$platform=@{PLATFORMS_DIR / 'netduinoplus2.repl'}",
-        "$uart=sysbus.usart1", "$console=sysbus.usart2", "$uart_port=4001", "$console_port=4002",
         f"i @{board.renode_script}",
+        'emulation CreateServerSocketTerminal 4001 "uart" false', f"connector Connect {board.uart.renode} uart",
+        'emulation CreateServerSocketTerminal 4002 "console" false', f"connector Connect {board.console.renode} console",
     ]
     hooks = [line for line in lines if line.startswith("sysbus.cpu AddHook")]
     assert hooks and all(EXIT_MARK in hook for hook in hooks)
@@ -29,13 +30,15 @@ def test_script_sets_the_board_script_variables_and_hooks_semihosting(uart_echo_
     assert RenodeEmulator(start_paused=True).script(uart_echo_elf, board, 1, 2).splitlines()[-1] != "start"
 
 
-def test_board_script_uses_the_variables(uart_echo_elf):
-    resc = Board.load("netduinoplus2").renode_script.read_text()
-    for needed in ("machine LoadPlatformDescription $platform",
-                   'emulation CreateServerSocketTerminal $uart_port "uart" false', "connector Connect $uart uart",
-                   'emulation CreateServerSocketTerminal $console_port "console" false',
-                   "connector Connect $console console", "sysbus LoadELF $bin"):
-        assert needed in resc
+@pytest.mark.parametrize("resc", sorted(PLATFORMS_DIR.glob("*.resc")), ids=lambda p: p.name)
+def test_board_scripts_build_the_machine_from_the_variables(resc: Path):
+    text = resc.read_text()
+    if resc.name == "stm32_machine.resc":
+        for needed in ("mach create $name", "machine LoadPlatformDescription $platform", "sysbus LoadELF $bin"):
+            assert needed in text
+    else:   # a board's script: defaults for a run by hand, then the shared machine script
+        assert f'$name?="{resc.stem}"' in text and f"$platform?=@platforms/{resc.stem}.repl" in text
+        assert text.rstrip().endswith("i $ORIGIN/stm32_machine.resc")
 
 
 @pytest.mark.parametrize("repl", sorted(PLATFORMS_DIR.glob("*.repl")), ids=lambda p: p.name)
