@@ -19,11 +19,21 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping, Protocol
 
 if TYPE_CHECKING:
-    from pysim.emulators.base import Emulator
     from pysim.uart import UartLink
+
+
+class Emulator(Protocol):
+    """What the contract's waits use of a running emulator (``pysim.emulators.base.Emulator``
+    has it); a Protocol, so that emulators (whose boards carry contracts) and contracts do
+    not import each other."""
+
+    console: Any
+    returncode: int | None
+
+    async def wait_exit(self, timeout: float | None = None) -> int | None: ...
 
 READY_KINDS = ("console:REGEX", "at-byte", "now")
 VERDICT_KINDS = ("exit", "console:REGEX", "runner")
