@@ -7,9 +7,9 @@ VENV      := .venv
 VPY       := $(VENV)/bin/python
 DOCS_DIR  ?= build/docs
 APT_PKGS  := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi mosquitto mosquitto-clients libcoap3-bin \
-             clang libclang-rt-dev
+             clang libclang-rt-dev gdb-multiarch
 # command that proves each package is there
-APT_CMDS  := qemu-system-arm arm-none-eabi-gcc /usr/sbin/mosquitto mosquitto_sub coap-client-notls clang
+APT_CMDS  := qemu-system-arm arm-none-eabi-gcc /usr/sbin/mosquitto mosquitto_sub coap-client-notls clang gdb-multiarch
 
 # Renode (optional second emulator): `make renode` installs the prebuilt Renode found in
 # RENODE_SHARED into .renode/ (where pysim finds it), with the Debian packages it runs on,
@@ -99,7 +99,7 @@ bench: deps venv firmware renode
 	$(VPY) benchmarks/run_all.py
 
 # Fuzzing (docs/fuzzing.md): the atheris fuzzers of the AT engine and the MQTT codec, the
-# seeded soak of the AT engine, and the firmware's C fuzzer when firmware/Makefile has one.
+# seeded soak of the AT engine, and the firmware's C fuzzer of its AT library (firmware/host.mk).
 # Work corpora and crash inputs go to results/fuzz/; the committed seeds stay in fuzz/corpus/.
 FUZZ_SECONDS ?= 60
 FUZZ_OUT     := results/fuzz
@@ -115,8 +115,8 @@ fuzz: venv
 	$(call run_fuzzer,fuzz_at_engine,at_engine,-dict=fuzz/at.dict)
 	$(call run_fuzzer,fuzz_mqtt_codec,mqtt_codec,)
 	@$(VPY) -m fuzz.soak_at_engine --seconds $(FUZZ_SECONDS)
-	@if grep -q '^fuzz:' firmware/Makefile 2>/dev/null; then $(MAKE) -C firmware fuzz FUZZ_SECONDS=$(FUZZ_SECONDS); \
-	  else echo "firmware C fuzzer: none in firmware/Makefile yet"; fi
+	@$(MAKE) -s -C firmware fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_WORK=$(CURDIR)/$(FUZZ_OUT)/ica_at \
+	  FUZZ_CRASH=$(CURDIR)/$(FUZZ_OUT)/ica_at-crash-
 
 clean:
 	$(MAKE) -C firmware clean || true

@@ -13,8 +13,9 @@ LIB_FILES  := $(wildcard $(LIB_DIR)/*.c $(LIB_DIR)/*.h)
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?=
 FUZZ_SEED    ?= 0
-# new inputs the fuzzer finds go here, never into the committed seeds
+# new inputs the fuzzer finds go here, never into the committed seeds; a crashing input to FUZZ_CRASH<sha1>
 FUZZ_WORK    ?= $(BUILD)/fuzz-corpus
+FUZZ_CRASH   ?= $(BUILD)/fuzz-crash-
 
 .PHONY: host-test fuzz
 
@@ -30,10 +31,11 @@ $(BUILD)/fuzz_ica_at: fuzz/fuzz_ica_at.c $(LIB_FILES) | $(BUILD)
 	    fuzz/fuzz_ica_at.c $(LIB_DIR)/ica_at.c
 
 fuzz: $(BUILD)/fuzz_ica_at
-	@mkdir -p $(FUZZ_WORK)
-	@$(BUILD)/fuzz_ica_at -max_total_time=$(FUZZ_SECONDS) $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS)) -seed=$(FUZZ_SEED) \
-	    -timeout=10 -max_len=4096 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz- $(FUZZ_WORK) fuzz/corpus \
+	@mkdir -p $(FUZZ_WORK) $(dir $(FUZZ_CRASH))
+	@start=$$(date +%s); \
+	  $(BUILD)/fuzz_ica_at -max_total_time=$(FUZZ_SECONDS) $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS)) -seed=$(FUZZ_SEED) \
+	    -timeout=10 -max_len=4096 -print_final_stats=1 -artifact_prefix=$(FUZZ_CRASH) $(FUZZ_WORK) fuzz/corpus \
 	    > $(BUILD)/fuzz.log 2>&1; rc=$$?; \
 	  runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(BUILD)/fuzz.log); \
-	  if [ $$rc -ne 0 ]; then tail -40 $(BUILD)/fuzz.log; echo "fuzz: FAILED after $${runs:-?} inputs (log: $(BUILD)/fuzz.log)"; exit 1; fi; \
-	  echo "fuzz: $$runs inputs executed, 0 failures (ica_at, seed $(FUZZ_SEED), corpus $$(ls $(FUZZ_WORK) | wc -l) + $$(ls fuzz/corpus | wc -l) seeds)"
+	  if [ $$rc -ne 0 ]; then tail -40 $(BUILD)/fuzz.log; echo "fuzz_ica_at: FAILED after $${runs:-?} inputs (log: $(BUILD)/fuzz.log)"; exit 1; fi; \
+	  echo "fuzz_ica_at: $$runs inputs executed, 0 failures in $$(( $$(date +%s) - start )) s (seed $(FUZZ_SEED), corpus $$(ls $(FUZZ_WORK) | wc -l) + $$(ls fuzz/corpus | wc -l) seeds)"

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 from peripherals.ica import Faults, IcaModule, ModuleConfig, parse_cloud_spec
+from peripherals.ica.profiles import PROFILES
+from pysim import boards_command
 from pysim.attach import open_pty, serve_tcp
 from pysim.cloud import Cloud
 from pysim.events import EventLog
@@ -103,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nv", type=Path, default=None, help="non-volatile store file (default: memory only)")
     p.add_argument("--no-echo", action="store_true", help="start with ATE0")
     p.add_argument("--no-urc-ok", action="store_true", help="no OK after receive URCs (DECISIONS §11)")
+    # compatibility profiles (peripherals/ica/profiles.py, docs/ARCHITECTURE.md)
+    p.add_argument("--profile", choices=sorted(PROFILES), default="spec",
+                   help="behave as the MCU-side clients of Alibaba's SDK 2.x (sdk2) or 3.x (sdk3) need "
+                        "(default: spec)")
     p.add_argument("--corrupt-ota-block", type=int, action="append", default=[], metavar="N",
                    help="fault: corrupt OTA block N on the UART the first time it is sent")
     p.add_argument("--corrupt-ota-image", action="store_true",
@@ -116,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     what = p.add_argument_group("what to run")
     what.add_argument("--firmware", type=Path, default=None, metavar="ELF",
                       help="the firmware to run (default: the demo, built if missing)")
-    what.add_argument("--board", default="netduinoplus2", help="board description (platforms/NAME.json) or a .json path")
+    what.add_argument("--board", default="netduinoplus2",
+                      help="a board name (netduinoplus2, netduino2, stm32vldiscovery, ...) or the path of a "
+                           "board description .json (docs/boards.md)")
     what.add_argument("--emulator", default="auto", choices=["qemu", "renode", "auto"],
                       help="emulator backend; auto: QEMU, else Renode")
     what.add_argument("--baud", type=int, default=None, help="pace the UART at this baud rate (default: unpaced)")
@@ -155,7 +163,66 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the verdict as JSON (outcome, exit code, reason, steps, checks)")
     out.add_argument("--junit", type=Path, default=None, metavar="FILE",
                      help="write a JUnit XML report (a test case per step and check; the trace as system-out)")
+    add_contract_and_debug_options(p)
+    boards_command.add_parser(sub)
     return parser
+
+
+# ---- `pysim run`: firmware contract and debugger options (boards helper) ----------------------
+# The contract (docs/firmware-contract.md) says which UART is which, when the firmware is
+# ready and where the verdict comes from; unset options take the board's, then the demo's.
+def add_contract_and_debug_options(p: argparse.ArgumentParser) -> None:
+    from pysim.contract import READY_KINDS, VERDICT_KINDS, Ready, Verdict
+    g = p.add_argument_group("firmware contract (default: the board's, else BOOT line, USART1 AT, "
+                             "USART2 console, semihosting exit code)")
+    g.add_argument("--at-uart", default=None, metavar="USARTn", help="the UART carrying AT to the module")
+    g.add_argument("--console-uart", default=None, metavar="USARTn|none", help="the firmware's console UART")
+    g.add_argument("--ready", default=None, type=_contract_type(Ready.parse), metavar="|".join(READY_KINDS),
+                   help="when the firmware is ready: a console line matches, its first AT byte, or at once")
+    g.add_argument("--verdict", default=None, type=_contract_type(Verdict.parse), metavar="|".join(VERDICT_KINDS),
+                   help="where the result comes from: the semihosting exit code, a console line "
+                        "(group `code` or `result`), or only the runner's expect/fail texts")
+    g = p.add_argument_group("debugger (docs/debugging.md)")
+    g.add_argument("--gdb", type=int, default=None, metavar="PORT",
+                   help="serve GDB on 127.0.0.1:PORT (gdb-multiarch ELF -ex 'target remote :PORT')")
+    g.add_argument("--gdb-wait", action="store_true", help="with --gdb: hold the CPU until GDB continues it")
+
+
+def _contract_type(parse):
+    def convert(text: str) -> str:
+        from pysim.contract import ContractError
+        try:
+            parse(text)
+        except ContractError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return text
+    return convert
+
+
+def contract_options(args: argparse.Namespace) -> dict:
+    """SessionOptions fields from the contract and debugger options of `pysim run`."""
+    from pysim.contract import FirmwareContract
+    from pysim.emulators import Board
+    if args.gdb_wait and args.gdb is None:
+        raise ValueError("--gdb-wait needs --gdb PORT")
+    Board.load(args.board).with_wiring(args.at_uart, args.console_uart)  # BoardError (a ValueError): one line
+    return {"contract": FirmwareContract.of(at_uart=args.at_uart, console_uart=args.console_uart, ready=args.ready,
+                                            verdict=args.verdict),
+            "gdb_port": args.gdb, "gdb_wait": args.gdb_wait}
+
+
+async def print_failure_report(session, result) -> None:
+    """Print the crash or hang report (pysim/postmortem.py) when the run timed out or the
+    firmware faulted; before the session stops."""
+    from pysim import postmortem
+    emulator = session.emulator
+    if emulator is None or result.passed:
+        return
+    code = result.firmware_exit_code
+    faulted = code is not None and postmortem.wanted(code, session.console_lines, emulator.output)
+    if result.outcome == "timeout" or faulted:
+        print_line((await session.postmortem(result.reason)).text())   # stdout: stderr keeps its one line
+# ---- end of the contract and debugger options ---------------------------------------------
 
 
 async def until_signalled(body: Callable[[asyncio.Event], Awaitable[int]]) -> int:
@@ -206,7 +273,7 @@ async def cmd_module(args: argparse.Namespace, stop: asyncio.Event) -> int:
         cloud = make_cloud(args)
         await cloud.start()
         addresses = cloud.addresses
-    config = ModuleConfig(nv_path=args.nv, echo=not args.no_echo, urc_ok=not args.no_urc_ok,
+    config = ModuleConfig(nv_path=args.nv, echo=not args.no_echo, urc_ok=not args.no_urc_ok, profile=args.profile,
                           faults=Faults(corrupt_ota_blocks=set(args.corrupt_ota_block),
                                         corrupt_ota_image=args.corrupt_ota_image))
     config.use_cloud(addresses)
@@ -303,9 +370,14 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         except (ValueError, json.JSONDecodeError) as error:
             return fail(EXIT_USAGE, f"bad --cloud: {error}")
     try:
+        debug_and_contract = contract_options(args)
+    except ValueError as error:
+        return fail(EXIT_USAGE, str(error))
+    demo_firmware = SessionOptions(board=args.board).firmware_path
+    try:
         if demo:
-            ensure_demo_firmware(DEMO_FIRMWARE)
-        check_firmware(args.firmware or DEMO_FIRMWARE)
+            ensure_demo_firmware(demo_firmware)
+        check_firmware(args.firmware or demo_firmware)
     except (OSError, RuntimeError, ValueError) as error:
         return fail(EXIT_SETUP, one_line(error))
     trace_file = None
@@ -320,7 +392,7 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
             print_line(line)
 
     devices = args.device or [DEMO_DEVICE]
-    session = Session(SessionOptions(firmware=args.firmware, board=args.board,
+    session = Session(SessionOptions(firmware=args.firmware, board=args.board, **debug_and_contract,
                                      emulator=None if args.emulator == "auto" else args.emulator,
                                      baud=args.baud, trace=sink, device=devices[0], cloud=cloud,
                                      cloud_ports=(args.host, args.mqtt_port, args.coap_port, args.http_port),
@@ -339,7 +411,10 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         try:
             result = started.result()
         except SetupFailed as failed:
-            return fail(EXIT_SETUP, f"could not start: {setup_error(failed.error)}")
+            code = fail(EXIT_SETUP, f"could not start: {setup_error(failed.error)}")
+            if session.startup_report is not None:   # the firmware never got ready: where it was
+                print_line(session.startup_report.text())   # stdout: stderr keeps its one line
+            return code
     finally:
         stopper.cancel()
         await session.stop()
@@ -373,10 +448,13 @@ async def _start_and_run(session, devices, checks, run_firmware):
     if session.cloud is not None:
         for device in devices[1:]:
             session.cloud.registry.add(*device)
-    return await run_firmware(session, checks)
+    result = await run_firmware(session, checks)
+    await print_failure_report(session, result)
+    return result
 
 
-COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run}
+COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run,
+            "boards": lambda args, stop: boards_command.main(args)}
 
 
 def main(argv: list[str] | None = None) -> int:

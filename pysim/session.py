@@ -22,9 +22,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from peripherals.ica import Faults, IcaModule, ModuleConfig
+from pysim import contract as firmware_contract
+from pysim import postmortem
 from pysim.cloud import Cloud
 from pysim.cloud_side import CloudSide, ExternalCloudSide, InProcessCloudSide
-from pysim.emulators import get_emulator
+from pysim.contract import FirmwareContract
+from pysim.emulators import Board, get_emulator
+from pysim.emulators.board import built_app
 from pysim.emulators.base import Emulator
 from pysim.emulators.console import ConsoleClosed
 from pysim.events import EventLog
@@ -35,7 +39,7 @@ from pysim.uart import TA_TO_TE, TE_TO_TA, FaultHook, UartLink
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_FIRMWARE = ROOT / "firmware" / "build" / "demo.elf"   # present in a source checkout
 DEMO_DEVICE = ("a1demoPK", "demo-device-01", "demo-secret-01")   # the demo firmware's defaults
-BOOT_LINE = re.compile(r"^BOOT ")
+BOOT_LINE = firmware_contract.DEFAULTS.ready.regex
 
 
 @dataclass
@@ -53,10 +57,16 @@ class SessionOptions:
     workdir: Path | None = None               # the module's NV store goes here
     trace: Callable[[str], object] | None = None   # also gets each readable trace line
     boot_timeout: float = 20.0
+    # firmware contract and debugger (pysim/contract.py, docs/firmware-contract.md, docs/debugging.md)
+    contract: FirmwareContract | None = None  # this run's wiring/ready/verdict; None: the board's
+    gdb_port: int | None = None               # serve GDB on 127.0.0.1:PORT
+    gdb_wait: bool = False                    # hold the CPU until GDB continues it
 
     @property
     def firmware_path(self) -> Path:
-        return Path(self.firmware) if self.firmware else DEMO_FIRMWARE
+        if self.firmware:
+            return Path(self.firmware)
+        return built_app(ROOT / "firmware", self.board, "demo")
 
 
 ELF_MAGIC = b"\x7fELF"
@@ -101,6 +111,8 @@ class Session:
         self.trace = TraceWriter(self._trace_line)
         self.t_spawn: float | None = None
         self.t_boot: float | None = None
+        self.contract: FirmwareContract | None = None  # the effective contract once started
+        self.startup_report: postmortem.Report | None = None  # where a firmware that never got ready was
         self._console_watch: asyncio.Task[None] | None = None
 
     @property
@@ -156,20 +168,42 @@ class Session:
         config.use_cloud(addresses)
         self.module = IcaModule(config, events=self.events)
         await self.module.start()
-        self.emulator = get_emulator(o.emulator)
+        await self._start_firmware(firmware)
+
+    # ---- the firmware contract and the debugger (logic in pysim/contract.py) ----
+    async def _start_firmware(self, firmware: Path) -> None:
+        """Start the emulator with the contract's wiring and wait until the firmware is
+        ready; the UART link starts when the contract says."""
+        o = self.options
+        board = Board.load(o.board)
+        self.contract = firmware_contract.effective(o.contract, board.contract)
+        board = board.with_wiring(self.contract.at_uart, self.contract.console_uart)
+        self.emulator = get_emulator(o.emulator, gdb_port=o.gdb_port, gdb_wait=o.gdb_wait)
         self.t_spawn = time.monotonic()
-        await self.emulator.start(firmware, o.board)
+        await self.emulator.start(firmware, board)
         console = self.emulator.console
-        assert console is not None
-        for line in console.lines:   # what came before the listeners
-            self._console_line(time.monotonic(), line)
-        console.listeners.append(self._console_line)
-        self._console_watch = asyncio.ensure_future(self._watch_console(console))
-        await console.wait_for_line(BOOT_LINE, timeout=o.boot_timeout)
+        if console is not None:
+            for line in console.lines:   # what came before the listeners
+                self._console_line(time.monotonic(), line)
+            console.listeners.append(self._console_line)
+            self._console_watch = asyncio.ensure_future(self._watch_console(console))
+        self.link = link = UartLink(o.baud, faults=o.uart_faults)
+        link.listeners.append(self.trace.uart)   # the trace listens; the link knows no trace
+        emulator, module = self.emulator, self.module
+        try:
+            await firmware_contract.wait_ready(self.contract, emulator, link, lambda: link.start(emulator.uart, module),
+                                               None if o.gdb_wait else o.boot_timeout)
+        except (TimeoutError, ConnectionError) as error:  # hung or crashed before it was ready
+            self.startup_report = await self.postmortem(str(error))
+            raise
         self.t_boot = time.monotonic()
-        self.link = UartLink(o.baud, faults=o.uart_faults)
-        self.link.listeners.append(self.trace.uart)   # the trace listens; the link knows no trace
-        await self.link.start(self.emulator.uart, self.module)
+
+    async def postmortem(self, reason: str) -> "postmortem.Report":
+        """Where the firmware is, or was when it faulted (pysim/postmortem.py); call it
+        before ``stop``."""
+        assert self.emulator is not None
+        return await postmortem.collect(self.emulator, self.options.firmware_path, reason,
+                                        self.link.records if self.link else [], self.console_lines)
 
     def _console_line(self, t: float, line: str) -> None:
         self.trace.console(t, line)
@@ -204,9 +238,10 @@ class Session:
         return await self.emulator.console.wait_for_line(regex, timeout=timeout)
 
     async def wait_exit(self, timeout: float | None = None) -> int | None:
-        """The firmware's exit code, or None while it still runs after ``timeout`` s."""
-        assert self.emulator is not None
-        return await self.emulator.wait_exit(timeout)
+        """The firmware's exit code by the contract's verdict, or None while it still runs
+        after ``timeout`` s."""
+        assert self.emulator is not None and self.contract is not None
+        return await firmware_contract.wait_verdict(self.contract, self.emulator, timeout)
 
     async def stop(self) -> None:
         """Stop the link, the emulator, the module and the cloud; idempotent, never raises

@@ -186,4 +186,7 @@ def check(kind: str, detail: dict[str, Any]) -> ModuleEvent:
     cls = EVENTS.get(kind)
     if cls is None:
         raise TypeError(f"event kind {kind!r} is not declared in peripherals/ica/events.py")
-    return cls(**detail)
+    try:
+        return cls(**detail)
+    except TypeError as error:
+        raise TypeError(f"{kind}: {error}; declare its fields in peripherals/ica/events.py") from None

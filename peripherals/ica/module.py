@@ -28,6 +28,7 @@ from .devauth import DeviceCredentials
 from .events import check
 from .interfaces import EventSink, Observer
 from .nvstore import NvStore
+from .profiles import profile
 from .redaction import redact_detail
 
 
@@ -55,8 +56,10 @@ class IcaModule:
     def _build(self) -> None:
         ctx = self.ctx = Context(self.config, self.nv, self.observer)
         table = self.table = CommandTable(BY_NAME)
-        self.engine = AtEngine(table, echo=self.config.echo, urc_ok=self.config.urc_ok,
-                               data_timeout=self.config.data_timeout, observer=self._observe)
+        compat = profile(self.config.profile)
+        self.engine = AtEngine(table, echo=self.config.echo and compat.echo, urc_ok=self.config.urc_ok,
+                               data_timeout=self.config.data_timeout, observer=self._observe,
+                               escapes=compat.escapes)
         ctx.engine = self.engine
         ctx.pump = self._pump
         self.basic = BasicCommands(ctx, table, self._reboot)

@@ -21,7 +21,8 @@ class McuKeywords(LibraryContext):
     def start_mcu_session(self, firmware: str | None = None, corrupt_ota_blocks: str | list[int] = "",
                           emulator: str | None = None, baud: int | None = None, trace: bool = False,
                           boot_timeout: timedelta = timedelta(seconds=20), alias: str | None = None,
-                          board: str | None = None, identity: str | None = None) -> int:
+                          board: str | None = None, identity: str | None = None,
+                          gdb_port: int | None = None, gdb_wait: bool = False) -> int:
         """Starts a cloud, a module and the firmware in an emulator, wired by a UART link; returns
         the session's handle (an index from 1) and makes it the active device.
 
@@ -35,9 +36,11 @@ class McuKeywords(LibraryContext):
         - ``trace``: keep the whole readable trace and log it at `Stop All` (the tail is
           always kept for failure messages).
         - ``alias``: a name for the handle, usable wherever a keyword takes ``device``.
-        - ``board``: the board description; default ``netduinoplus2``.
+        - ``board``: a board name or description file (docs/boards.md); default ``netduinoplus2``.
         - ``identity``: ``PK:DN:SECRET``, the device the cloud knows (the credentials your
           firmware uses); default the demo firmware's ``a1demoPK:demo-device-01:demo-secret-01``.
+        - ``gdb_port``: serve GDB on 127.0.0.1:``gdb_port``; ``gdb_wait``: hold the CPU until
+          GDB continues it (the keyword then waits for the debugger; docs/debugging.md).
 
         Several sessions may run at once, each with its own cloud and module (see
         `Devices and modules`).
@@ -55,11 +58,13 @@ class McuKeywords(LibraryContext):
         parts = tuple(identity.split(":", 2)) if identity else None
         if parts is not None and (len(parts) != 3 or not all(parts)):
             raise AssertionError(f"identity must be PK:DN:SECRET, got {identity!r}")
+        debug = {"gdb_port": int(gdb_port) if gdb_port else None, "gdb_wait": bool(gdb_wait)}
         try:
             handle = self._run(DeviceHandle.start(
                 trace, firmware=firmware, emulator=emulator, baud=baud, boot_timeout=boot,
-                board=board, identity=parts,
-                faults=Faults(corrupt_ota_blocks=block_indexes(corrupt_ota_blocks))), boot + LIFECYCLE_TIMEOUT)
+                board=board, identity=parts, **debug,
+                faults=Faults(corrupt_ota_blocks=block_indexes(corrupt_ota_blocks))),
+                (24 * 3600.0 if gdb_wait else boot) + LIFECYCLE_TIMEOUT)
         except (OSError, RuntimeError, TimeoutError, ValueError) as error:   # no ELF/board/emulator, no boot
             raise AssertionError(f"the MCU session did not start: {type(error).__name__}: {error}") from None
         index = self._devices.register(handle, alias)

@@ -78,6 +78,19 @@ async def test_module_over_tcp_with_in_process_cloud(spawn):
     assert "TA<->cloud mqtt.connect a1cli/dev" in out
 
 
+async def test_module_with_the_sdk3_profile(spawn):
+    run = await spawn("module", "--listen", "tcp:127.0.0.1:0", "--device", "a1cli:dev:sec", "--profile", "sdk3")
+    client, writer, pump = await at_over_tcp(run.first["listen"])
+    await client.expect_ok('AT+IMQTTAUTH="a1cli","dev","sec"')
+    assert b"AT+IMQTTAUTH" not in client.raw                      # echo off at power-on
+    assert (await client.wait_urc("+IMQTTAUTH")).text == "+IMQTTAUTH:OK"
+    await client.expect_ok("AT+IMQTTCONN")
+    assert (await client.wait_urc("+IMQTTSTATE")).text == "+IMQTTSTATE:1"
+    writer.close()
+    pump.cancel()
+    assert (await run.stop())[0] == 0
+
+
 async def test_second_te_is_refused_while_one_is_attached(spawn):
     run = await spawn("module", "--listen", "tcp:127.0.0.1:0")
     client, writer, pump = await at_over_tcp(run.first["listen"])

@@ -9,7 +9,7 @@ import pytest
 
 from pysim.emulators import (Board, EmulatorUnavailable, QemuEmulator, RenodeEmulator, emulator_class,
                              get_emulator)
-from pysim.emulators.board import PLATFORMS_DIR
+from pysim.emulators.board import PLATFORMS_DIR, BoardError
 
 
 def test_netduinoplus2_description():
@@ -24,18 +24,18 @@ def test_netduinoplus2_description():
 
 
 def test_unknown_board_names_the_known_ones():
-    with pytest.raises(FileNotFoundError, match="netduinoplus2"):
+    with pytest.raises(BoardError, match="netduinoplus2"):
         Board.load("no-such-board")
 
 
 def test_qemu_command_line_follows_the_board(tmp_path: Path):
     data = json.loads((PLATFORMS_DIR / "netduinoplus2.json").read_text())
     data["qemu"]["machine"] = "netduino2"
-    data["serial"]["console"]["index"] = 2  # USART3
+    data["wiring"]["console"] = "USART3"
     path = tmp_path / "other.json"
     path.write_text(json.dumps(data))
     board = Board.load(path)
-    argv = QemuEmulator(icount=True, gdb_port=1234).command_line(Path("/fw.elf"), board, 1111, 2222)
+    argv = QemuEmulator(icount=True, gdb_port=1234, gdb_wait=True).command_line(Path("/fw.elf"), board, 1111, 2222)
     assert argv[argv.index("-M") + 1] == "netduino2"
     serials = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-serial"]
     assert serials == ["chardev:s0", "null", "chardev:s2"]

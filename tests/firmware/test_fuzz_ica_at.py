@@ -22,5 +22,5 @@ def test_ica_at_fuzz_short_seeded_pass(tmp_path):
                             capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    executed = re.search(r"fuzz: (\d+) inputs executed, 0 failures", output)
+    executed = re.search(r"fuzz_ica_at: (\d+) inputs executed, 0 failures", output)
     assert executed and int(executed.group(1)) >= 20000, output

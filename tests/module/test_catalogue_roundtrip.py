@@ -71,6 +71,9 @@ CASES = [
     Case("", None, b'\r\n+IMQTTRCVPUB:3,"/t",5,"a\"\r\n,"\r\n\r\nOK\r\n',
          urcs=[Urc([b'+IMQTTRCVPUB:3,"/t",5,"a"\r\n,"'], ok=True)],
          te_urcs=[('+IMQTTRCVPUB:3,"/t",5,"a"\r\n,"', b'a"\r\n,')]),
+    Case("", None, b'\r\n+IMQTTRCVPUB:3,"/a\\"b",2,"hi"\r\n\r\nOK\r\n',     # a topic holding a quote
+         urcs=[Urc([b'+IMQTTRCVPUB:3,"/a\\"b",2,"hi"'], ok=True)],
+         te_urcs=[('+IMQTTRCVPUB:3,"/a\\"b",2,"hi"', b"hi")]),
     Case("", None, b'\r\n+IMQTTRCVPUBIN:4,"/t",3\r\n\r\nOK\r\n\r\nO',
          urcs=[Urc(['+IMQTTRCVPUBIN:4,"/t",3'], ok=True, payload=b"\r\nO")],
          te_urcs=[('+IMQTTRCVPUBIN:4,"/t",3', b"\r\nO")]),

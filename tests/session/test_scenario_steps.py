@@ -79,8 +79,9 @@ async def test_inject_fault_and_push_ota(session):
     steps = await play(session, "  - inject_fault: {fault: corrupt_ota_block, block: 2}\n"
                                 "  - push_ota: {version: 2.0.0, size: 4000, seed: 3}\n"
                                 "  - wait_console: {regex: '^LOG ota crc mismatch block 2, re-read', timeout: 20}\n"
-                                "  - wait_console: {regex: '^STEP ota ok', timeout: 20}\n")
-    assert [s.status for s in steps] == [PASSED] * 4, steps
+                                "  - wait_console: {regex: '^STEP ota ok', timeout: 20}\n"
+                                "  - expect_message: {topic: '/ota/device/inform/${pk}/${dn}', payload: '2\\.0\\.0'}\n")
+    assert [s.status for s in steps] == [PASSED] * 5, steps
     md5 = hashlib.md5(random.Random(3).randbytes(4000)).hexdigest()
     assert f"md5 {md5}" in steps[1].detail
     # the firmware reports its new version after `STEP ota ok`: wait for the report itself

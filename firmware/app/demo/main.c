@@ -2,18 +2,21 @@
  *
  * Talks to the ICA module on USART1 with the ica_at engine: MQTT (auth,
  * connect, subscribe, QoS 1 telemetry, LED commands with an acknowledgement),
- * one CoAP and one HTTP request, and OTA (block download with CRC re-reads,
- * streaming MD5, progress reports). Each exchange with the module is a script
- * (ica_at.h); a script's name is the step it reports on the debug console
- * (USART2):
+ * one CoAP and one HTTP request, and OTA (ota.c). Each exchange with the
+ * module is a script (ica_at.h); a script's name is the step it reports on
+ * the debug console (USART2, console.c):
  *   BOOT ica-demo fw=<version> / LOG <text> / STEP <name> ok|fail <reason> / DONE <code>
  * and exits through semihosting: 0 when the DEMO_EXIT_AFTER conditions are met,
- * non-zero on a failure (codes in firmware/README.md). With DEMO_LOG_AT=1 every
- * AT line is also shown, as `LOG > <sent>` and `LOG < <received>`. */
+ * non-zero on a failure (codes in firmware/README.md, exit policy in policy.c).
+ * With DEMO_LOG_AT=1 every AT line is also shown (port.c). */
 #include <string.h>
 
 #include "bsp.h"
+#include "console.h"
 #include "ica_at.h"
+#include "ota.h"
+#include "policy.h"
+#include "port.h"
 
 #ifndef ICA_PK
 #define ICA_PK "a1demoPK"
@@ -33,110 +36,11 @@
 #ifndef DEMO_EXIT_AFTER
 #define DEMO_EXIT_AFTER "telemetry:3,led,ota"
 #endif
-#ifndef DEMO_LOG_AT
-#define DEMO_LOG_AT 0
-#endif
 
 #define TOPIC(suffix) "/" ICA_PK "/" ICA_DN "/user/" suffix
 
-enum exit_code {
-    EXIT_OK = 0,
-    EXIT_NO_MODULE = 1,
-    EXIT_AUTH = 2,
-    EXIT_CONNECT = 3,
-    EXIT_SUBSCRIBE = 4,
-    EXIT_COAP = 5,
-    EXIT_HTTP = 6,
-    EXIT_PUBLISH = 7,
-    EXIT_OTA = 8,
-    EXIT_CONNECTION_LOST = 9,
-    EXIT_CONFIG = 10,
-};
-
 #define CMD_TIMEOUT_MS 5000u
 #define URC_TIMEOUT_MS 15000u
-#define OTA_BLOCK_MAX 4096u /* the largest BLOCKSIZE the module allows */
-#define OTA_REREADS 3
-
-/* ---- text lines (console and JSON) ------------------------------------------ */
-
-typedef struct {
-    char buf[256];
-    size_t len;
-} text_t;
-
-static void t_mem(text_t *t, const char *s, size_t n)
-{
-    if (n > sizeof t->buf - 2 - t->len)
-        n = sizeof t->buf - 2 - t->len; /* keep room for CRLF */
-    memcpy(t->buf + t->len, s, n);
-    t->len += n;
-}
-
-static void t_str(text_t *t, const char *s)
-{
-    t_mem(t, s, strlen(s));
-}
-
-static void t_int(text_t *t, long v)
-{
-    char digits[12];
-    t_mem(t, digits, ica_fmt_int(digits, v));
-}
-
-/* Payload text for a log line: control characters become '.'. */
-static void t_printable(text_t *t, const uint8_t *data, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = data[i] >= 0x20 && data[i] < 0x7F ? (char)data[i] : '.';
-        t_mem(t, &c, 1);
-    }
-}
-
-static void t_console(text_t *t)
-{
-    t->buf[t->len++] = '\r';
-    t->buf[t->len++] = '\n';
-    bsp_console_write(t->buf, t->len);
-    t->len = 0;
-}
-
-static void console2(const char *a, const char *b)
-{
-    text_t t = {.len = 0};
-    t_str(&t, a);
-    t_str(&t, b);
-    t_console(&t);
-}
-
-static void step_ok(const char *step)
-{
-    text_t t = {.len = 0};
-    t_str(&t, "STEP ");
-    t_str(&t, step);
-    t_str(&t, " ok");
-    t_console(&t);
-}
-
-__attribute__((noreturn)) static void finish(int code)
-{
-    text_t t = {.len = 0};
-    t_str(&t, "DONE ");
-    t_int(&t, code);
-    t_console(&t);
-    bsp_exit(code);
-}
-
-__attribute__((noreturn)) static void fail(const char *step, const char *reason, int code)
-{
-    text_t t = {.len = 0};
-    t_str(&t, "STEP ");
-    t_str(&t, step);
-    t_str(&t, " fail ");
-    t_str(&t, reason);
-    t_console(&t);
-    finish(code);
-}
 
 /* ---- what the device knows ---------------------------------------------------- */
 
@@ -146,9 +50,7 @@ static struct {
     int mqtt_connected, connection_lost;
     int led_command;          /* -1 none, else the LED value asked for */
     int ota_announced;
-    char ota_version[33];
-    long ota_size;
-    char ota_md5[33];
+    ota_offer_t ota;
     const char *version;      /* what AT+IOTAVER reports */
     const char *topic;        /* what AT+IMQTTPUB publishes */
     text_t message;
@@ -254,9 +156,9 @@ static void on_new_version(ica_at_t *at, char **argv, uint16_t argc, void *user)
     (void)at, (void)user;
     if (argc < 4)
         return;
-    copy_str(st.ota_version, sizeof st.ota_version, argv[1]);
-    copy_str(st.ota_md5, sizeof st.ota_md5, argv[3]);
-    st.ota_size = arg_int(argv, argc, 2);
+    copy_str(st.ota.version, sizeof st.ota.version, argv[1]);
+    copy_str(st.ota.md5, sizeof st.ota.md5, argv[3]);
+    st.ota.size = arg_int(argv, argc, 2);
     st.ota_announced = 1;
 }
 
@@ -444,184 +346,30 @@ static void apply_led_command(void)
     run(&led, EXIT_PUBLISH);
 }
 
-/* ---- OTA ---------------------------------------------------------------------- */
-
-static void ota_progress(long step, const char *desc)
+/* +IOTANEWVER: download and verify the image, then report the new version. */
+static void update_firmware(void)
 {
-    ica_cmd_begin(&modem, "AT+IOTAPGS=");
-    ica_cmd_int(&modem, step);
-    ica_cmd_str(&modem, desc);
-    if (ica_cmd_send(&modem, CMD_TIMEOUT_MS) != ICA_OK)
-        fail("ota", "progress not taken", EXIT_OTA);
-}
-
-__attribute__((noreturn)) static void ota_fail(long step, const char *desc)
-{
-    ota_progress(step, desc);
-    fail("ota", desc, EXIT_OTA);
-}
-
-/* Downloads the announced image block by block (re-reading blocks that fail
- * their CRC), checks its MD5 as it streams in, reports progress and finally the
- * new version. The image is not kept: a real device would write it to flash. */
-static void ota_download(void)
-{
-    static uint8_t block[OTA_BLOCK_MAX];
-    ica_md5_t md5;
-    uint8_t digest[16];
-    char hex[33];
-    long received = 0, next_report = 25, index = 0;
-    text_t t = {.len = 0};
-
     st.ota_announced = 0;
-    t_str(&t, "LOG ota new version ");
-    t_str(&t, st.ota_version);
-    t_str(&t, " size ");
-    t_int(&t, st.ota_size);
-    t_console(&t);
-    if (st.ota_size <= 0)
-        ota_fail(-2, "bad size");
-    ica_md5_init(&md5);
-    ota_progress(0, "downloading");
-    while (received < st.ota_size) {
-        size_t len = 0;
-        int rc = ica_ota_block(&modem, 0, block, sizeof block, &len, CMD_TIMEOUT_MS);
-        for (int reread = 0; rc == ICA_ERR_CRC && reread < OTA_REREADS; reread++) {
-            t_str(&t, "LOG ota crc mismatch block ");
-            t_int(&t, index);
-            t_str(&t, ", re-read");
-            t_console(&t);
-            rc = ica_ota_block(&modem, 1, block, sizeof block, &len, CMD_TIMEOUT_MS);
-        }
-        if (rc != ICA_OK || len == 0 || received + (long)len > st.ota_size)
-            ota_fail(-2, "download failed");
-        ica_md5_update(&md5, block, len);
-        received += (long)len;
-        index++;
-        long pct = (long)((int64_t)received * 100 / st.ota_size);
-        if (pct >= next_report && pct < 100) {
-            ota_progress(pct, "downloading");
-            next_report = (pct / 25 + 1) * 25;
-        }
-    }
-    ica_md5_final(&md5, digest);
-    ica_md5_hex(digest, hex);
-    for (char *c = st.ota_md5; *c; c++)
-        if (*c >= 'A' && *c <= 'F')
-            *c = (char)(*c - 'A' + 'a');
-    if (strcmp(hex, st.ota_md5) != 0)
-        ota_fail(-3, "md5 mismatch");
-    t_str(&t, "LOG ota image ok blocks ");
-    t_int(&t, index);
-    t_str(&t, " md5 ");
-    t_str(&t, hex);
-    t_console(&t);
-    ota_progress(100, "done");
-    st.version = st.ota_version;
+    ota_download(&modem, &st.ota);
+    st.version = st.ota.version;
     must(&ota_version, "ota", EXIT_OTA);
     step_ok("ota");
-}
-
-/* ---- exit policy -------------------------------------------------------------- */
-
-/* DEMO_EXIT_AFTER: "0" runs forever; otherwise a comma-separated list of
- * "telemetry:<n>" (n confirmed telemetry messages), "led" (a LED command
- * acknowledged), "ota" (an OTA image downloaded and verified). */
-static struct {
-    int forever, need_led, need_ota;
-    long telemetry;
-} policy;
-
-static void parse_policy(const char *spec)
-{
-    policy.forever = strcmp(spec, "0") == 0 || spec[0] == '\0';
-    while (!policy.forever && *spec) {
-        size_t n = strcspn(spec, ",");
-        if (n == 3 && memcmp(spec, "led", 3) == 0) {
-            policy.need_led = 1;
-        } else if (n == 3 && memcmp(spec, "ota", 3) == 0) {
-            policy.need_ota = 1;
-        } else if (n > 10 && memcmp(spec, "telemetry:", 10) == 0) {
-            policy.telemetry = 0;
-            for (size_t i = 10; i < n; i++) {
-                if (spec[i] < '0' || spec[i] > '9')
-                    fail("config", "bad DEMO_EXIT_AFTER", EXIT_CONFIG);
-                policy.telemetry = policy.telemetry * 10 + (spec[i] - '0');
-            }
-        } else {
-            fail("config", "bad DEMO_EXIT_AFTER", EXIT_CONFIG);
-        }
-        spec += n + (spec[n] == ',');
-    }
-}
-
-/* ---- the port ------------------------------------------------------------------ */
-
-static void port_write(void *ctx, const uint8_t *data, size_t len)
-{
-    (void)ctx;
-    bsp_link_write(data, len);
-}
-
-static int port_read(void *ctx)
-{
-    (void)ctx;
-    return bsp_link_read();
-}
-
-static uint32_t port_millis(void *ctx)
-{
-    (void)ctx;
-    return bsp_millis();
-}
-
-static void port_idle(void *ctx)
-{
-    (void)ctx;
-    bsp_idle();
-}
-
-/* `LOG > <sent>` / `LOG < <received>`; what follows "AUTH=" (the device
- * secret) is not shown. */
-static void port_log(void *ctx, ica_log_dir_t dir, const char *line, size_t len)
-{
-    text_t t = {.len = 0};
-    size_t shown = len;
-    (void)ctx;
-    for (size_t i = 0; dir == ICA_LOG_TX && i + 5 <= len; i++) {
-        if (memcmp(line + i, "AUTH=", 5) == 0) {
-            shown = i + 5;
-            break;
-        }
-    }
-    t_str(&t, dir == ICA_LOG_TX ? "LOG > " : "LOG < ");
-    t_printable(&t, (const uint8_t *)line, shown);
-    if (shown < len)
-        t_str(&t, "...");
-    t_console(&t);
 }
 
 /* ---- main --------------------------------------------------------------------- */
 
 int main(void)
 {
-    static const ica_port_t port = {
-        .write = port_write,
-        .read = port_read,
-        .millis = port_millis,
-        .idle = port_idle,
-        .log = DEMO_LOG_AT ? port_log : NULL,
-    };
     int led_done = 0, ota_done = 0, telemetry_reported = 0;
     long seq = 0, confirmed = 0;
 
     bsp_init();
     console2("BOOT ica-demo fw=", FW_VERSION);
-    parse_policy(DEMO_EXIT_AFTER);
+    const policy_t policy = parse_policy(DEMO_EXIT_AFTER);
     console2("LOG exit after ", policy.forever ? "never" : DEMO_EXIT_AFTER);
     st.led_command = -1;
     st.version = FW_VERSION;
-    ica_at_init(&modem, &port, unsolicited, ICA_ARRAY_LEN(unsolicited), NULL);
+    ica_at_init(&modem, &demo_port, unsolicited, ICA_ARRAY_LEN(unsolicited), NULL);
 
     start_module();
     run(&mqtt_auth, EXIT_AUTH);
@@ -644,7 +392,7 @@ int main(void)
             led_done = 1;
         }
         if (st.ota_announced) {
-            ota_download();
+            update_firmware();
             ota_done = 1;
         }
         if ((int32_t)(bsp_millis() - next_telemetry) >= 0) {

@@ -412,7 +412,7 @@ int ica_script_result(const ica_at_t *at)
 
 void ica_script_abort(ica_at_t *at, const char *reason)
 {
-    script_end(at, ICA_ERR_ABORT, reason);
+    script_end(at, ICA_ERR_ABORT, reason ? reason : "aborted");
 }
 
 void ica_at_tick(ica_at_t *at)

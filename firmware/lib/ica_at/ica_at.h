@@ -145,7 +145,8 @@ typedef void (*ica_args_cb_t)(ica_at_t *at, void *user);
  *    one of `matches` matches; its callback runs and the step ends.
  * timeout_ms counts from the step's start; 0 waits without limit (the
  * script's timeout still applies). When the step times out the script ends
- * with ICA_ERR_TIMEOUT. */
+ * with ICA_ERR_TIMEOUT. A binary data entry or an OTA block read is not a
+ * step: use ica_cmd_send_binary() / ica_ota_block() between scripts. */
 typedef struct {
     const char *request;
     ica_args_cb_t args;
@@ -186,6 +187,9 @@ typedef struct {
 #define ICA_STEP_WAIT(matches, timeout_ms) {NULL, NULL, (matches), (uint16_t)ICA_ARRAY_LEN(matches), (timeout_ms)}
 #define ICA_STEPS_DEFINE(sym, ...) static const ica_step_t sym[] = {__VA_ARGS__}
 
+/* A script named after its symbol; `steps` and `abort_matches` are arrays
+ * (ICA_STEPS_DEFINE, ICA_MATCHES_DEFINE). Without abort matches use
+ * ICA_SCRIPT_NO_ABORT_DEFINE. */
 #define ICA_SCRIPT_DEFINE(sym, steps, abort_matches, cb, timeout_ms)                                      \
     static const ica_script_t sym = {#sym, (steps), (uint16_t)ICA_ARRAY_LEN(steps), (abort_matches),      \
                                      (uint16_t)ICA_ARRAY_LEN(abort_matches), (cb), (timeout_ms)}
@@ -287,8 +291,9 @@ int ica_script_run(ica_at_t *at, const ica_script_t *script);
 int ica_script_start(ica_at_t *at, const ica_script_t *script);
 /* ICA_RUNNING while the script started last runs, then its result. */
 int ica_script_result(const ica_at_t *at);
-/* Ends the running script with ICA_ERR_ABORT (abort_reason = reason); for a
- * match callback that sees a bad status. No effect when no script runs. */
+/* Ends the running script with ICA_ERR_ABORT (abort_reason = reason, or
+ * "aborted" when NULL); for a match callback that sees a bad status. No
+ * effect when no script runs. */
 void ica_script_abort(ica_at_t *at, const char *reason);
 
 /* ---- single commands ---- */
