@@ -196,6 +196,7 @@ class MqttBroker:
         self._broker: Broker | None = None
         self._connections: dict[asyncio.Task, asyncio.StreamWriter] = {}
         self.saved_sessions: list[SavedSession] = []   # persistent sessions between stop() and start()
+        self._sessions_ready = asyncio.Event()
 
     # -- life
     async def start(self, host: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None,
@@ -203,10 +204,12 @@ class MqttBroker:
         """Serve MQTT on ``port`` and, with ``tls``, MQTT over TLS on ``tls_port``."""
         install_mqtt31_shim()
         self.host = host
+        self._sessions_ready = asyncio.Event()   # a client that connects this early waits for it
         self._broker, self.port = await bind_with_retry(
             lambda p: self._start_broker(host, p, tls, tls_port), host, port, retry_on=(BrokerError, OSError))
         restore_sessions(self._broker, self.saved_sessions)
         self.saved_sessions = []
+        self._sessions_ready.set()
         return self.port
 
     async def _start_broker(self, host: str, port: int, tls: TlsFiles | None, tls_port: int) -> Broker:
@@ -239,6 +242,9 @@ class MqttBroker:
         task = asyncio.current_task()
         self._connections[task] = writer
         try:
+            # amqtt listens before start() returns: a client reconnecting at once must not
+            # get a fresh session before the saved ones are back
+            await self._sessions_ready.wait()
             await serve(reader, writer, listener_name=listener_name)
         finally:
             self._connections.pop(task, None)
@@ -247,12 +253,26 @@ class MqttBroker:
         """Close every connection; persistent sessions are kept for the next ``start()``."""
         broker, self._broker = self._broker, None
         if broker is not None:
-            for _ in range(400):      # messages already accepted are broadcast first (at most 2 s)
-                if broker._broadcast_queue.empty():
+            # messages already accepted are broadcast and handed to the connected clients first
+            # (at most 2 s); what a client has not acknowledged then stays in its session
+            for _ in range(400):
+                if broker._broadcast_queue.empty() and all(t.done() for t in broker._tasks_queue):
                     break
                 await asyncio.sleep(0.005)
+            # Clients first: each connection ends by EOF, as when a client goes away. amqtt's
+            # shutdown would cancel each connection's reader task and wait for it to say it
+            # stopped, and under Python 3.11's wait_for a cancellation racing a read can be
+            # lost: that shutdown then waited forever (seen in the restart accounting test).
+            connections = dict(self._connections)
+            for writer in connections.values():
+                writer.close()
+            if connections:
+                await asyncio.wait(connections, timeout=5)
             self.saved_sessions = save_sessions(broker)
-            await broker.shutdown()
+            try:
+                await asyncio.wait_for(broker.shutdown(), 10)
+            except asyncio.TimeoutError:
+                self.events.emit("mqtt.shutdown_timeout", None)
         connections, self._connections = self._connections, {}
         for task, writer in connections.items():
             writer.close()
