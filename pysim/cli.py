@@ -24,6 +24,7 @@ from typing import Awaitable, Callable
 
 from peripherals.ica import Faults, IcaModule, ModuleConfig, parse_cloud_spec
 from pysim.attach import open_pty, serve_tcp
+from pysim.fleet import cli as fleet_cli
 from pysim.cloud import Cloud
 from pysim.events import EventLog
 from pysim.trace import TraceWriter
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-file", type=Path, default=None, help="also write the trace to this file")
     p.add_argument("--json", type=Path, default=None, metavar="FILE",
                    help="write the verdict as JSON (passed, exit code, reason, steps, facts) for CI")
+    fleet_cli.add_parser(sub)   # pysim fleet (pysim/fleet/cli.py)
     return parser
 
 
@@ -253,7 +255,8 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     return 0 if result == 0 else EXIT_SCENARIO_FAILED
 
 
-COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run}
+COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run,
+            "fleet": lambda args, stop: fleet_cli.main(args)}
 
 
 def main(argv: list[str] | None = None) -> int:
