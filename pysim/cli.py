@@ -2,19 +2,21 @@
 
     pysim cloud  [--device PK:DN:SECRET]...            the cloud alone
     pysim module --listen tcp:HOST:PORT|pty [--cloud URL] [--device PK:DN:SECRET]...
-    pysim run    [--firmware ELF] [--emulator qemu|renode] [--baud N] ...   the demo
+    pysim run    [--firmware ELF] [--expect-text T] [--scenario FILE] ...   a CI run of a firmware
 
 ``cloud`` and ``module`` print one JSON object with the addresses they serve as
 their first stdout line, then a readable trace; Ctrl-C or SIGTERM stops them.
-``run`` prints a live trace and a summary, and exits 0 when the scenario passed.
+``run`` prints a live trace and a verdict; its exit code says how it ended
+(``EXIT_CODES``, docs/runner.md). Every error is one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
+import errno
 import json
+import logging
 import shutil
 import signal
 import subprocess
@@ -23,16 +25,42 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 from peripherals.ica import Faults, IcaModule, ModuleConfig, parse_cloud_spec
+from peripherals.ica.profiles import PROFILES
+from pysim import boards_command
 from pysim.attach import open_pty, serve_tcp
 from pysim.fleet import cli as fleet_cli
 from pysim.cloud import Cloud
 from pysim.events import EventLog
 from pysim.trace import TraceWriter
 
-EXIT_SCENARIO_FAILED = 1
+EXIT_PASS = 0
+EXIT_FAILED = 1
+EXIT_SCENARIO_FAILED = EXIT_FAILED
 EXIT_USAGE = 2
 EXIT_SETUP = 3
+EXIT_TIMEOUT = 42            # as Wokwi's CLI; --timeout-exit-code changes it
 EXIT_INTERRUPTED = 130
+EXIT_CODES = {
+    EXIT_PASS: "passed",
+    EXIT_FAILED: "failed: a fail-text, a failing scenario step, an expect-text never seen, a non-zero firmware exit",
+    EXIT_USAGE: "bad command line or scenario file",
+    EXIT_SETUP: "could not start: no emulator, no or bad firmware, port in use, broker unreachable",
+    EXIT_TIMEOUT: "timed out (--timeout; the code is --timeout-exit-code)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM)",
+}
+
+RUN_EXAMPLES = """examples:
+  pysim run                                         the demo firmware and its scenario
+  pysim run --firmware build/app.elf --expect-text "READY" --fail-text "PANIC" --timeout 20
+  pysim run --firmware build/app.elf --scenario tests/smoke.yaml --junit report.xml --json verdict.json
+  pysim run --firmware build/app.elf --device a1PK:dev1:secret1 --cloud mqtt://127.0.0.1:1883
+
+exit codes:
+""" + "\n".join(f"  {code:3d}  {meaning}" for code, meaning in EXIT_CODES.items())
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in every option's help, examples kept as written."""
 
 
 def device_spec(text: str) -> tuple[str, str, str]:
@@ -53,6 +81,7 @@ def listen_spec(text: str) -> tuple[str, str, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pysim", description="ICA AT module co-simulation")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add_cloud_ports(p: argparse.ArgumentParser) -> None:
@@ -77,32 +106,125 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nv", type=Path, default=None, help="non-volatile store file (default: memory only)")
     p.add_argument("--no-echo", action="store_true", help="start with ATE0")
     p.add_argument("--no-urc-ok", action="store_true", help="no OK after receive URCs (DECISIONS §11)")
+    # compatibility profiles (peripherals/ica/profiles.py, docs/ARCHITECTURE.md)
+    p.add_argument("--profile", choices=sorted(PROFILES), default="spec",
+                   help="behave as the MCU-side clients of Alibaba's SDK 2.x (sdk2) or 3.x (sdk3) need "
+                        "(default: spec)")
     p.add_argument("--corrupt-ota-block", type=int, action="append", default=[], metavar="N",
                    help="fault: corrupt OTA block N on the UART the first time it is sent")
     p.add_argument("--corrupt-ota-image", action="store_true",
                    help="fault: corrupt downloaded images so the TE's MD5 check fails")
 
-    p = sub.add_parser("run", help="the demo: cloud + module + firmware in an emulator, headless")
-    p.add_argument("--firmware", type=Path, default=None, help="ELF to run (default: the demo, built if missing)")
-    p.add_argument("--board", default="netduinoplus2")
-    p.add_argument("--emulator", default=None, choices=["qemu", "renode", "auto"])
-    p.add_argument("--baud", type=int, default=None, help="pace the UART at this baud rate")
-    p.add_argument("--timeout", type=float, default=90.0, help="seconds the scenario may take")
-    p.add_argument("--scenario", choices=["demo", "exit-code"], default=None,
-                   help="demo: play the cloud's half of the demo; exit-code: only wait for the "
-                        "firmware's exit code (default: demo for the demo firmware)")
-    p.add_argument("--ota-size", type=int, default=64 * 1024, help="bytes of the OTA image the demo announces")
-    p.add_argument("--corrupt-ota-block", type=int, action="append", default=None, metavar="N",
-                   help="fault: corrupt OTA block N once (default for the demo: block 1)")
-    p.add_argument("--corrupt-ota-image", action="store_true",
-                   help="fault: corrupt the image so the firmware's MD5 check fails")
-    p.add_argument("--no-faults", action="store_true", help="inject no fault")
-    p.add_argument("--quiet", action="store_true", help="no live trace, only the summary")
-    p.add_argument("--trace-file", type=Path, default=None, help="also write the trace to this file")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE",
-                   help="write the verdict as JSON (passed, exit code, reason, steps, facts) for CI")
+    p = sub.add_parser("run", formatter_class=HelpFormatter, epilog=RUN_EXAMPLES,
+                       help="run a firmware against the module and a cloud and judge it (CI runner)",
+                       description="Boot a firmware in an emulator wired to the module model and a cloud, "
+                                   "check its console, play a scenario, and exit with a code that says how "
+                                   "the run ended.")
+    what = p.add_argument_group("what to run")
+    what.add_argument("--firmware", type=Path, default=None, metavar="ELF",
+                      help="the firmware to run (default: the demo, built if missing)")
+    what.add_argument("--board", default="netduinoplus2",
+                      help="a board name (netduinoplus2, netduino2, stm32vldiscovery, ...) or the path of a "
+                           "board description .json (docs/boards.md)")
+    what.add_argument("--emulator", default="auto", choices=["qemu", "renode", "auto"],
+                      help="emulator backend; auto: QEMU, else Renode")
+    what.add_argument("--baud", type=int, default=None, help="pace the UART at this baud rate (default: unpaced)")
+    what.add_argument("--device", type=device_spec, action="append", default=[], metavar="PK:DN:SECRET",
+                      help="the firmware's device credentials, registered in the cloud; more are registered too "
+                           "(repeatable; default: the demo's a1demoPK:demo-device-01:...)")
+    cloud = p.add_argument_group("the cloud")
+    cloud.add_argument("--cloud", default=None, metavar="URL",
+                       help="an external broker/servers instead of the in-process cloud, e.g. "
+                            "mqtt://127.0.0.1:1883 (mosquitto) or a JSON address map as `pysim cloud` prints")
+    cloud.add_argument("--host", default="127.0.0.1", help="address the in-process cloud binds")
+    cloud.add_argument("--mqtt-port", type=int, default=0, help="in-process cloud's MQTT port (0: a free one)")
+    cloud.add_argument("--coap-port", type=int, default=0, help="in-process cloud's CoAP port (0: a free one)")
+    cloud.add_argument("--http-port", type=int, default=0, help="in-process cloud's HTTP port (0: a free one)")
+    checks = p.add_argument_group("what passes")
+    checks.add_argument("--expect-text", action="append", default=[], metavar="TEXT",
+                        help="pass once every such text was seen on the console (repeatable)")
+    checks.add_argument("--fail-text", action="append", default=[], metavar="TEXT",
+                        help="fail at once when this text is seen on the console (repeatable)")
+    checks.add_argument("--scenario", default=None, metavar="FILE",
+                        help="a scenario file to play (docs/scenarios.md); `none` for none "
+                             "(default: the demo scenario for the demo firmware, else none)")
+    checks.add_argument("--timeout", type=float, default=90.0, metavar="S", help="seconds the run may take")
+    checks.add_argument("--timeout-exit-code", type=int, default=EXIT_TIMEOUT, metavar="N",
+                        help="exit code when the run times out")
+    faults = p.add_argument_group("faults")
+    faults.add_argument("--corrupt-ota-block", type=int, action="append", default=[], metavar="N",
+                        help="corrupt OTA block N on the UART the first time it is sent (repeatable)")
+    faults.add_argument("--corrupt-ota-image", action="store_true",
+                        help="corrupt downloaded images so the firmware's MD5 check fails")
+    faults.add_argument("--no-faults", action="store_true", help="skip the scenario's inject_fault steps")
+    out = p.add_argument_group("output")
+    out.add_argument("--quiet", action="store_true", help="no live trace, only the verdict")
+    out.add_argument("--trace-file", type=Path, default=None, metavar="FILE", help="write the trace to this file")
+    out.add_argument("--json", type=Path, default=None, metavar="FILE",
+                     help="write the verdict as JSON (outcome, exit code, reason, steps, checks)")
+    out.add_argument("--junit", type=Path, default=None, metavar="FILE",
+                     help="write a JUnit XML report (a test case per step and check; the trace as system-out)")
+    add_contract_and_debug_options(p)
+    boards_command.add_parser(sub)
     fleet_cli.add_parser(sub)   # pysim fleet (pysim/fleet/cli.py)
     return parser
+
+
+# ---- `pysim run`: firmware contract and debugger options (boards helper) ----------------------
+# The contract (docs/firmware-contract.md) says which UART is which, when the firmware is
+# ready and where the verdict comes from; unset options take the board's, then the demo's.
+def add_contract_and_debug_options(p: argparse.ArgumentParser) -> None:
+    from pysim.contract import READY_KINDS, VERDICT_KINDS, Ready, Verdict
+    g = p.add_argument_group("firmware contract (default: the board's, else BOOT line, USART1 AT, "
+                             "USART2 console, semihosting exit code)")
+    g.add_argument("--at-uart", default=None, metavar="USARTn", help="the UART carrying AT to the module")
+    g.add_argument("--console-uart", default=None, metavar="USARTn|none", help="the firmware's console UART")
+    g.add_argument("--ready", default=None, type=_contract_type(Ready.parse), metavar="|".join(READY_KINDS),
+                   help="when the firmware is ready: a console line matches, its first AT byte, or at once")
+    g.add_argument("--verdict", default=None, type=_contract_type(Verdict.parse), metavar="|".join(VERDICT_KINDS),
+                   help="where the result comes from: the semihosting exit code, a console line "
+                        "(group `code` or `result`), or only the runner's expect/fail texts")
+    g = p.add_argument_group("debugger (docs/debugging.md)")
+    g.add_argument("--gdb", type=int, default=None, metavar="PORT",
+                   help="serve GDB on 127.0.0.1:PORT (gdb-multiarch ELF -ex 'target remote :PORT')")
+    g.add_argument("--gdb-wait", action="store_true", help="with --gdb: hold the CPU until GDB continues it")
+
+
+def _contract_type(parse):
+    def convert(text: str) -> str:
+        from pysim.contract import ContractError
+        try:
+            parse(text)
+        except ContractError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return text
+    return convert
+
+
+def contract_options(args: argparse.Namespace) -> dict:
+    """SessionOptions fields from the contract and debugger options of `pysim run`."""
+    from pysim.contract import FirmwareContract
+    from pysim.emulators import Board
+    if args.gdb_wait and args.gdb is None:
+        raise ValueError("--gdb-wait needs --gdb PORT")
+    Board.load(args.board).with_wiring(args.at_uart, args.console_uart)  # BoardError (a ValueError): one line
+    return {"contract": FirmwareContract.of(at_uart=args.at_uart, console_uart=args.console_uart, ready=args.ready,
+                                            verdict=args.verdict),
+            "gdb_port": args.gdb, "gdb_wait": args.gdb_wait}
+
+
+async def print_failure_report(session, result) -> None:
+    """Print the crash or hang report (pysim/postmortem.py) when the run timed out or the
+    firmware faulted; before the session stops."""
+    from pysim import postmortem
+    emulator = session.emulator
+    if emulator is None or result.passed:
+        return
+    code = result.firmware_exit_code
+    faulted = code is not None and postmortem.wanted(code, session.console_lines, emulator.output)
+    if result.outcome == "timeout" or faulted:
+        print_line((await session.postmortem(result.reason)).text())   # stdout: stderr keeps its one line
+# ---- end of the contract and debugger options ---------------------------------------------
 
 
 async def until_signalled(body: Callable[[asyncio.Event], Awaitable[int]]) -> int:
@@ -153,7 +275,7 @@ async def cmd_module(args: argparse.Namespace, stop: asyncio.Event) -> int:
         cloud = make_cloud(args)
         await cloud.start()
         addresses = cloud.addresses
-    config = ModuleConfig(nv_path=args.nv, echo=not args.no_echo, urc_ok=not args.no_urc_ok,
+    config = ModuleConfig(nv_path=args.nv, echo=not args.no_echo, urc_ok=not args.no_urc_ok, profile=args.profile,
                           faults=Faults(corrupt_ota_blocks=set(args.corrupt_ota_block),
                                         corrupt_ota_image=args.corrupt_ota_image))
     config.use_cloud(addresses)
@@ -183,89 +305,173 @@ async def cmd_module(args: argparse.Namespace, stop: asyncio.Event) -> int:
     return 0
 
 
+def package_version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        return version("ica-pysim")
+    except PackageNotFoundError:
+        from pysim import __version__
+        return __version__
+
+
 def ensure_demo_firmware(firmware: Path) -> None:
     """Build the demo ELF when it is missing (the Makefile's job, done here for `pysim run` alone)."""
     if firmware.is_file():
         return
     root = Path(__file__).resolve().parents[1]
+    if not (root / "firmware" / "Makefile").is_file():
+        raise FileNotFoundError("no --firmware given and the demo firmware is not here (it comes with a source "
+                                "checkout): name your ELF with --firmware")
     if shutil.which("arm-none-eabi-gcc") is None:
         raise FileNotFoundError(f"{firmware} is missing and arm-none-eabi-gcc is not installed: "
                                 "run `make run` (it installs gcc-arm-none-eabi) or build the firmware")
-    subprocess.run(["make", "-s", "-C", str(root / "firmware")], check=True)
+    done = subprocess.run(["make", "-s", "-C", str(root / "firmware")], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"building the demo firmware failed: {one_line(done.stderr or done.stdout)}")
+
+
+def one_line(error: BaseException | str) -> str:
+    """An error as one line: its first line, and the last line of an emulator's output after it."""
+    text = str(error) if isinstance(error, str) else (str(error) or type(error).__name__)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__ if isinstance(error, BaseException) else "unknown error"
+    head = lines[0].removesuffix("; its output:").removesuffix(":")
+    return head if len(lines) == 1 else f"{head} ({lines[-1]})"
+
+
+def setup_error(error: BaseException) -> str:
+    """What could not start, in one line."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE or "address already in use" in str(cause):
+            return f"a port is in use: {one_line(cause)} (choose another, or 0 for a free one)"
+        cause = cause.__cause__ or cause.__context__
+    return one_line(error)
 
 
 async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
-    from pysim.session import DEMO_FIRMWARE, DemoScenario, Session, SessionOptions
+    from pysim.runner import RunChecks, run_firmware, write_junit
+    from pysim.scenario import ScenarioError, builtin_scenario, load_scenario
+    from pysim.session import DEMO_DEVICE, DEMO_FIRMWARE, Session, SessionOptions, check_firmware
+
+    def fail(code: int, message: str) -> int:
+        print(f"pysim run: {message}", file=sys.stderr, flush=True)
+        return code
 
     demo = args.firmware is None or args.firmware.resolve() == DEMO_FIRMWARE
-    scenario = args.scenario or ("demo" if demo else "exit-code")
-    if demo:
-        ensure_demo_firmware(DEMO_FIRMWARE)
-    blocks = set() if args.no_faults else set(args.corrupt_ota_block if args.corrupt_ota_block is not None
-                                              else ([1] if scenario == "demo" else []))
-    trace_file = args.trace_file.open("w") if args.trace_file else None
+    scenario_path = args.scenario or (str(builtin_scenario("demo")) if demo and not args.expect_text else "none")
+    try:
+        scenario = None if scenario_path == "none" else load_scenario(scenario_path)
+    except ScenarioError as error:
+        return fail(EXIT_USAGE, str(error))
+    cloud = None
+    if args.cloud:
+        try:
+            cloud = parse_cloud_spec(args.cloud)
+        except (ValueError, json.JSONDecodeError) as error:
+            return fail(EXIT_USAGE, f"bad --cloud: {error}")
+    try:
+        debug_and_contract = contract_options(args)
+    except ValueError as error:
+        return fail(EXIT_USAGE, str(error))
+    demo_firmware = SessionOptions(board=args.board).firmware_path
+    try:
+        if demo:
+            ensure_demo_firmware(demo_firmware)
+        check_firmware(args.firmware or demo_firmware)
+    except (OSError, RuntimeError, ValueError) as error:
+        return fail(EXIT_SETUP, one_line(error))
+    trace_file = None
+    if args.trace_file:
+        try:
+            trace_file = args.trace_file.open("w")
+        except OSError as error:
+            return fail(EXIT_SETUP, f"cannot write the trace file: {error.strerror}: {args.trace_file}")
 
     def sink(line: str) -> None:
         if not args.quiet:
             print_line(line)
-        if trace_file:
-            trace_file.write(line + "\n")
 
-    session = Session(SessionOptions(firmware=args.firmware, board=args.board,
+    devices = args.device or [DEMO_DEVICE]
+    session = Session(SessionOptions(firmware=args.firmware, board=args.board, **debug_and_contract,
                                      emulator=None if args.emulator == "auto" else args.emulator,
-                                     baud=args.baud, trace=sink,
-                                     faults=Faults(corrupt_ota_blocks=blocks,
-                                                   corrupt_ota_image=args.corrupt_ota_image and not args.no_faults)))
+                                     baud=args.baud, trace=sink, device=devices[0], cloud=cloud,
+                                     cloud_ports=(args.host, args.mqtt_port, args.coap_port, args.http_port),
+                                     faults=Faults(corrupt_ota_blocks=set(args.corrupt_ota_block),
+                                                   corrupt_ota_image=args.corrupt_ota_image)))
+    checks = RunChecks(expect_text=args.expect_text, fail_text=args.fail_text, scenario=scenario,
+                       timeout=args.timeout, skip_faults=args.no_faults)
+    started = asyncio.ensure_future(_start_and_run(session, devices, checks, run_firmware))
+    stopper = asyncio.ensure_future(stop.wait())
     try:
-        await session.start()
-        if scenario == "demo":
-            work = asyncio.ensure_future(DemoScenario(session, ota_size=args.ota_size, timeout=args.timeout).run())
-        else:
-            work = asyncio.ensure_future(session.wait_exit(args.timeout))
-        stopper = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([work, stopper], return_when=asyncio.FIRST_COMPLETED)
-        if not work.done():
-            work.cancel()
-            print("pysim run: interrupted; stopping everything", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        stopper.cancel()
-        result = work.result()
-    except Exception as error:
-        print(f"pysim run: could not start: {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_SETUP
+        await asyncio.wait([started, stopper], return_when=asyncio.FIRST_COMPLETED)
+        if not started.done():
+            started.cancel()
+            await asyncio.gather(started, return_exceptions=True)
+            return fail(EXIT_INTERRUPTED, "interrupted; everything stopped")
+        try:
+            result = started.result()
+        except SetupFailed as failed:
+            code = fail(EXIT_SETUP, f"could not start: {setup_error(failed.error)}")
+            if session.startup_report is not None:   # the firmware never got ready: where it was
+                print_line(session.startup_report.text())   # stdout: stderr keeps its one line
+            return code
     finally:
+        stopper.cancel()
         await session.stop()
         if trace_file:
+            trace_file.write("\n".join(session.trace_lines) + "\n")
             trace_file.close()
+    code = {"pass": EXIT_PASS, "fail": EXIT_FAILED}.get(result.outcome, args.timeout_exit_code)
     if args.json:
-        verdict = (dataclasses.asdict(result) if scenario == "demo" else
-                   {"exit_code": result, "passed": result == 0,
-                    "reason": "firmware still running" if result is None else f"firmware exited with {result}"})
-        args.json.write_text(json.dumps(verdict, indent=1, default=str) + "\n")
-    if scenario == "demo":
-        print_line("")
-        print_line(result.summary())
-        if not result.passed:
-            print(f"pysim run: FAIL: {result.reason}", file=sys.stderr)
-        return 0 if result.passed else EXIT_SCENARIO_FAILED
-    if result is None:
-        print(f"pysim run: FAIL: firmware still running after {args.timeout:g} s", file=sys.stderr)
-        return EXIT_SCENARIO_FAILED
-    print_line(f"firmware exit code: {result}")
-    return 0 if result == 0 else EXIT_SCENARIO_FAILED
+        args.json.write_text(json.dumps(result.as_dict(code), indent=1, default=str) + "\n")
+    if args.junit:
+        write_junit(args.junit, result, name=f"pysim run {Path(args.firmware or DEMO_FIRMWARE).name}",
+                    trace="\n".join(session.trace_lines))
+    print_line("")
+    print_line(result.summary())
+    if not result.passed:
+        print(f"pysim run: {result.outcome.upper()}: {result.reason}", file=sys.stderr, flush=True)
+    return code
+
+
+class SetupFailed(Exception):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _start_and_run(session, devices, checks, run_firmware):
+    try:
+        await session.start()
+    except Exception as error:
+        raise SetupFailed(error) from error
+    if session.cloud is not None:
+        for device in devices[1:]:
+            session.cloud.registry.add(*device)
+    result = await run_firmware(session, checks)
+    await print_failure_report(session, result)
+    return result
 
 
 COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run,
+            "boards": lambda args, stop: boards_command.main(args),
             "fleet": lambda args, stop: fleet_cli.main(args)}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = COMMANDS[args.command]
+    # libraries (amqtt, aiocoap) log their own tracebacks on errors we report in one line
+    logging.getLogger().addHandler(logging.NullHandler())
     try:
         return asyncio.run(until_signalled(lambda stop: command(args, stop)))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as error:   # one line, never a traceback
+        print(f"pysim {args.command}: {one_line(error)}", file=sys.stderr, flush=True)
+        return EXIT_SETUP
 
 
 if __name__ == "__main__":

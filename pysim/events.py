@@ -53,8 +53,10 @@ def _bounded(detail: dict[str, Any]) -> dict[str, Any]:
             for k, v in detail.items()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
+    """One happening: module events are declared in ``peripherals/ica/events.py``."""
+
     kind: str
     device: tuple[str, str] | None = None
     detail: dict[str, Any] = field(default_factory=dict)

@@ -5,34 +5,41 @@
     ...                            # session.cloud, .module, .emulator, .link, .events
     await session.stop()           # every process, socket and task ends
 
-:class:`DemoScenario` plays the cloud's half of the demo firmware's script (a LED
-command, an OTA image) and turns the run into a :class:`Verdict`.
+While it runs, ``session.console`` and ``session.uart`` are :class:`LineBuffer` objects a
+test expects lines on (the UART's AT lines both ways, as the trace shows them
+without their line ends), ``session.cloud_side`` is the cloud's half (publish,
+expect messages and requests, push OTA images) and ``session.trace_lines`` the
+readable trace so far. Scenario files (``pysim.scenario``) drive a session.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import random
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from peripherals.ica import Faults, IcaModule, ModuleConfig
+from pysim import contract as firmware_contract
+from pysim import postmortem
 from pysim.cloud import Cloud
-from pysim.emulators import get_emulator
+from pysim.cloud_side import CloudSide, ExternalCloudSide, InProcessCloudSide
+from pysim.contract import FirmwareContract
+from pysim.emulators import Board, get_emulator
+from pysim.emulators.board import built_app
 from pysim.emulators.base import Emulator
+from pysim.emulators.console import ConsoleClosed
 from pysim.events import EventLog
-from pysim.trace import Sink, TraceWriter
-from pysim.uart import FaultHook, UartLink
+from pysim.expect import LineBuffer
+from pysim.trace import TraceWriter
+from pysim.uart import TA_TO_TE, TE_TO_TA, FaultHook, UartLink
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_FIRMWARE = ROOT / "firmware" / "build" / "demo.elf"
+DEMO_FIRMWARE = ROOT / "firmware" / "build" / "demo.elf"   # present in a source checkout
 DEMO_DEVICE = ("a1demoPK", "demo-device-01", "demo-secret-01")   # the demo firmware's defaults
-BOOT_LINE = re.compile(r"^BOOT ")
+BOOT_LINE = firmware_contract.DEFAULTS.ready.regex
 
 
 @dataclass
@@ -43,33 +50,88 @@ class SessionOptions:
     baud: int | None = None                   # pace the UART at this rate; None: as fast as it goes
     device: tuple[str, str, str] = DEMO_DEVICE
     cloud: dict[str, str] | None = None       # external services; None: the in-process cloud
+    cloud_ports: tuple[str, int, int, int] = ("127.0.0.1", 0, 0, 0)   # in-process cloud: host, MQTT, CoAP, HTTP
     faults: Faults = field(default_factory=Faults)
     uart_faults: dict[str, FaultHook] = field(default_factory=dict)
     module: dict[str, Any] = field(default_factory=dict)   # more ModuleConfig fields
     workdir: Path | None = None               # the module's NV store goes here
-    trace: Sink | None = None                 # where the readable trace goes
+    trace: Callable[[str], object] | None = None   # also gets each readable trace line
     boot_timeout: float = 20.0
+    # firmware contract and debugger (pysim/contract.py, docs/firmware-contract.md, docs/debugging.md)
+    contract: FirmwareContract | None = None  # this run's wiring/ready/verdict; None: the board's
+    gdb_port: int | None = None               # serve GDB on 127.0.0.1:PORT
+    gdb_wait: bool = False                    # hold the CPU until GDB continues it
 
     @property
     def firmware_path(self) -> Path:
-        return Path(self.firmware) if self.firmware else DEMO_FIRMWARE
+        if self.firmware:
+            return Path(self.firmware)
+        return built_app(ROOT / "firmware", self.board, "demo")
+
+
+ELF_MAGIC = b"\x7fELF"
+EM_ARM = 40
+
+
+def check_firmware(path: Path | str) -> None:
+    """Raise ``FileNotFoundError``/``ValueError`` with one clear line unless ``path`` is
+    an ARM ELF file (what the emulators boot)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no firmware at {path}: build it first (the demo: `make -C firmware`)")
+    with path.open("rb") as f:
+        header = f.read(20)
+    if header[:4] != ELF_MAGIC:
+        raise ValueError(f"{path} is not an ELF file (it starts with {header[:4]!r}): give the linked .elf")
+    machine = int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
+    if machine != EM_ARM:
+        raise ValueError(f"{path} is an ELF for machine {machine}, not ARM (40): build it for the board's MCU")
+
+
+UART_LABELS = (TE_TO_TA, TA_TO_TE)
+_LINE_ENDS = re.compile(r"^(?:\\[rn])+|(?:\\[rn])+$")   # the trace's escaped CR/LF at either end
 
 
 class Session:
-    def __init__(self, options: SessionOptions | None = None) -> None:
+    """Cloud + module + firmware. ``cloud``: a started in-process cloud to share (the
+    session registers its device there and leaves it running at ``stop``)."""
+
+    def __init__(self, options: SessionOptions | None = None, *, cloud: Cloud | None = None) -> None:
         self.options = options or SessionOptions()
-        self.events = EventLog()
+        self._shared_cloud = cloud
+        self.events = cloud.events if cloud is not None else EventLog()
         self.cloud: Cloud | None = None
+        self.cloud_side: CloudSide | None = None
         self.module: IcaModule | None = None
         self.emulator: Emulator | None = None
         self.link: UartLink | None = None
-        self.trace = TraceWriter(self.options.trace) if self.options.trace else None
+        self.console = LineBuffer("console")
+        self.uart = LineBuffer("uart")
+        self.trace_lines: list[str] = []
+        self.trace = TraceWriter(self._trace_line)
         self.t_spawn: float | None = None
         self.t_boot: float | None = None
+        self.contract: FirmwareContract | None = None  # the effective contract once started
+        self.startup_report: postmortem.Report | None = None  # where a firmware that never got ready was
+        self._console_watch: asyncio.Task[None] | None = None
 
     @property
     def console_lines(self) -> list[str]:
-        return self.emulator.console.lines if self.emulator and self.emulator.console else []
+        """Every console line so far (kept after ``stop``)."""
+        return [line.text for line in self.console.lines]
+
+    @property
+    def device(self) -> tuple[str, str]:
+        """The (product key, device name) the firmware uses."""
+        return self.options.device[0], self.options.device[1]
+
+    def _trace_line(self, line: str) -> None:
+        self.trace_lines.append(line)
+        if self.options.trace is not None:
+            self.options.trace(line)
+        parts = line.lstrip().split(" ", 2)
+        if len(parts) == 3 and parts[1] in UART_LABELS:
+            self.uart.add(time.monotonic(), _LINE_ENDS.sub("", parts[2]), parts[1])
 
     async def start(self) -> None:
         """Start everything; on any failure, stop what was started and raise."""
@@ -82,37 +144,92 @@ class Session:
     async def _start(self) -> None:
         o = self.options
         firmware = o.firmware_path
-        if not firmware.is_file():
-            raise FileNotFoundError(f"no firmware at {firmware}: build it with `make -C firmware`")
-        if self.trace:
-            self.events.listeners.append(self.trace.event)
-        if o.cloud is None:
-            self.cloud = Cloud(events=self.events)
-            await self.cloud.start()
+        check_firmware(firmware)
+        self.events.listeners.append(self.trace.event)
+        if o.cloud is not None:
+            addresses = o.cloud
+            if "mqtt" in addresses:
+                external = ExternalCloudSide(addresses["mqtt"])
+                self.cloud_side = external
+                await external.start()
+        else:
+            if self._shared_cloud is not None:
+                self.cloud = self._shared_cloud
+            else:
+                host, mqtt, coap, http = o.cloud_ports
+                self.cloud = Cloud(host, mqtt, coap, http, events=self.events)
+                await self.cloud.start()
             self.cloud.registry.add(*o.device)
             addresses = self.cloud.addresses
-        else:
-            addresses = o.cloud
+            self.cloud_side = InProcessCloudSide(self.cloud)
         workdir = Path(o.workdir) if o.workdir else None
         config = ModuleConfig(nv_path=workdir / "ica-module.nv.json" if workdir else None,
                               faults=o.faults, **o.module)
         config.use_cloud(addresses)
         self.module = IcaModule(config, events=self.events)
         await self.module.start()
-        self.emulator = get_emulator(o.emulator)
+        await self._start_firmware(firmware)
+
+    # ---- the firmware contract and the debugger (logic in pysim/contract.py) ----
+    async def _start_firmware(self, firmware: Path) -> None:
+        """Start the emulator with the contract's wiring and wait until the firmware is
+        ready; the UART link starts when the contract says."""
+        o = self.options
+        board = Board.load(o.board)
+        self.contract = firmware_contract.effective(o.contract, board.contract)
+        board = board.with_wiring(self.contract.at_uart, self.contract.console_uart)
+        self.emulator = get_emulator(o.emulator, gdb_port=o.gdb_port, gdb_wait=o.gdb_wait)
         self.t_spawn = time.monotonic()
-        await self.emulator.start(firmware, o.board)
-        assert self.emulator.console is not None
-        if self.trace:
-            self.emulator.console.listeners.append(self.trace.console)
-        self.emulator.console.listeners.append(
-            lambda t, line: self.events.emit("console.line", None, line=line))
-        await self.emulator.console.wait_for_line(BOOT_LINE, timeout=o.boot_timeout)
+        await self.emulator.start(firmware, board)
+        console = self.emulator.console
+        if console is not None:
+            for line in console.lines:   # what came before the listeners
+                self._console_line(time.monotonic(), line)
+            console.listeners.append(self._console_line)
+            self._console_watch = asyncio.ensure_future(self._watch_console(console))
+        self.link = link = UartLink(o.baud, faults=o.uart_faults)
+        link.listeners.append(self.trace.uart)   # the trace listens; the link knows no trace
+        emulator, module = self.emulator, self.module
+        try:
+            await firmware_contract.wait_ready(self.contract, emulator, link, lambda: link.start(emulator.uart, module),
+                                               None if o.gdb_wait else o.boot_timeout)
+        except (TimeoutError, ConnectionError) as error:  # hung or crashed before it was ready
+            self.startup_report = await self.postmortem(str(error))
+            raise
         self.t_boot = time.monotonic()
-        self.link = UartLink(o.baud, faults=o.uart_faults)
-        if self.trace:
-            self.link.listeners.append(self.trace.uart)   # the trace listens; the link knows no trace
-        await self.link.start(self.emulator.uart, self.module)
+
+    async def postmortem(self, reason: str) -> "postmortem.Report":
+        """Where the firmware is, or was when it faulted (pysim/postmortem.py); call it
+        before ``stop``."""
+        assert self.emulator is not None
+        return await postmortem.collect(self.emulator, self.options.firmware_path, reason,
+                                        self.link.records if self.link else [], self.console_lines)
+
+    def _console_line(self, t: float, line: str) -> None:
+        self.trace.console(t, line)
+        self.console.add(t, line)
+        self.events.emit("console.line", None, line=line)
+
+    async def _watch_console(self, console: Any) -> None:
+        """End console waits once the console has closed (the firmware exited)."""
+        try:
+            await console.wait_for_line(lambda _line: False, timeout=None)
+        except ConsoleClosed:
+            self.console.close()
+
+    async def expect_console(self, pattern: str | re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
+        """The match of the next console line (from the cursor on) that ``pattern`` searches."""
+        return await self.console.expect(pattern, timeout)
+
+    async def expect_uart(self, pattern: str | re.Pattern[str], timeout: float = 10.0,
+                          direction: str | None = None) -> re.Match[str]:
+        """The match of the next AT line (``TE->TA``, ``TA->TE`` or either) that ``pattern`` searches."""
+        return await self.uart.expect(pattern, timeout, labels=(direction,) if direction else None)
+
+    def write_console(self, data: bytes | str) -> None:
+        """Send bytes (a str is UTF-8 encoded) to the firmware's console input."""
+        assert self.emulator is not None and self.emulator.console is not None, "not started"
+        self.emulator.console.write(data.encode() if isinstance(data, str) else bytes(data))
 
     async def wait_console(self, pattern: str | re.Pattern[str], timeout: float = 30.0) -> str:
         """The first console line (past or future) matching the regex ``pattern``."""
@@ -121,21 +238,25 @@ class Session:
         return await self.emulator.console.wait_for_line(regex, timeout=timeout)
 
     async def wait_exit(self, timeout: float | None = None) -> int | None:
-        """The firmware's exit code, or None while it still runs after ``timeout`` s."""
-        assert self.emulator is not None
-        return await self.emulator.wait_exit(timeout)
+        """The firmware's exit code by the contract's verdict, or None while it still runs
+        after ``timeout`` s."""
+        assert self.emulator is not None and self.contract is not None
+        return await firmware_contract.wait_verdict(self.contract, self.emulator, timeout)
 
     async def stop(self) -> None:
         """Stop the link, the emulator, the module and the cloud; idempotent, never raises
         for a part that failed to start."""
         errors: list[BaseException] = []
+        if self._console_watch is not None:
+            self._console_watch.cancel()
         for step in (self._stop_link, self._stop_emulator, self._stop_module, self._stop_cloud):
             try:
                 await step()
             except Exception as error:   # keep stopping the rest
                 errors.append(error)
-        if self.trace:
-            self.trace.flush()
+        self.trace.flush()
+        if self.trace.event in self.events.listeners:
+            self.events.listeners.remove(self.trace.event)
         if errors:
             self.events.emit("session.error", None, errors=[repr(e) for e in errors])
 
@@ -147,7 +268,6 @@ class Session:
     async def _stop_emulator(self) -> None:
         emulator, self.emulator = self.emulator, None
         if emulator:
-            self._last_console = emulator.console.lines if emulator.console else []
             await emulator.stop()
 
     async def _stop_module(self) -> None:
@@ -156,8 +276,11 @@ class Session:
             await module.stop()
 
     async def _stop_cloud(self) -> None:
+        side, self.cloud_side = self.cloud_side, None
+        if side:
+            await side.close()
         cloud, self.cloud = self.cloud, None
-        if cloud:
+        if cloud and cloud is not self._shared_cloud:
             await cloud.stop()
 
     async def __aenter__(self) -> "Session":
@@ -166,102 +289,3 @@ class Session:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-
-# ---- the demo ---------------------------------------------------------------
-
-DEMO_STEPS = ("at", "mqtt_auth", "mqtt_connect", "mqtt_subscribe", "ota_version", "coap_auth",
-              "coap_request", "http_auth", "http_request", "telemetry", "led", "ota")
-
-
-@dataclass
-class Verdict:
-    exit_code: int | None
-    passed: bool
-    reason: str
-    steps: dict[str, str]
-    facts: dict[str, Any]
-
-    def summary(self) -> str:
-        lines = [f"verdict: {'PASS' if self.passed else 'FAIL'} ({self.reason})",
-                 f"firmware exit code: {self.exit_code}"]
-        for step in DEMO_STEPS:
-            lines.append(f"  step {step:15s} {self.steps.get(step, 'not reached')}")
-        for key, value in self.facts.items():
-            lines.append(f"  {key}: {value}")
-        return "\n".join(lines)
-
-
-class DemoScenario:
-    """The cloud's half of the demo: send a LED command once the firmware subscribed,
-    announce an OTA image once its set-up is done, then wait for its verdict."""
-
-    def __init__(self, session: Session, *, ota_size: int = 64 * 1024, ota_version: str = "1.1.0",
-                 seed: int = 7, timeout: float = 90.0) -> None:
-        self.session = session
-        self.ota_size = ota_size
-        self.ota_version = ota_version
-        self.seed = seed
-        self.timeout = timeout
-        self.image = random.Random(seed).randbytes(ota_size)
-
-    async def run(self) -> Verdict:
-        s = self.session
-        assert s.cloud is not None, "the demo scenario needs the in-process cloud"
-        pk, dn, _ = s.options.device
-        started = time.monotonic()
-        stopped = ""
-        try:
-            await self._play(pk, dn)
-        except (TimeoutError, asyncio.TimeoutError, ConnectionError) as error:
-            stopped = f"scenario stopped: {error}"   # e.g. the firmware exited early
-        remaining = self.timeout - (time.monotonic() - started)
-        code = await s.wait_exit(max(1.0, remaining) if not stopped else 5.0)
-        if code is None:
-            return self._verdict(None, stopped or f"firmware still running after {self.timeout:g} s", started)
-        return self._verdict(code, "", started)
-
-    async def _play(self, pk: str, dn: str) -> None:
-        s = self.session
-        deadline = self.timeout
-        await s.wait_console(r"^STEP mqtt_subscribe (ok|fail)", deadline)
-        if "STEP mqtt_subscribe ok" in s.console_lines:
-            await s.cloud.publish(f"/{pk}/{dn}/user/command", b'{"led":1}', qos=1)
-        await s.wait_console(r"^STEP http_request (ok|fail)", deadline)
-        image = s.cloud.ota.add_image(self.image, self.ota_version)
-        await s.cloud.ota.announce(pk, dn, image)
-
-    def _verdict(self, code: int | None, reason: str, started: float) -> Verdict:
-        s = self.session
-        lines = s.console_lines or getattr(s, "_last_console", [])
-        steps: dict[str, str] = {}
-        for line in lines:
-            m = re.match(r"^STEP (\S+) (ok|fail)\s*(.*)$", line)
-            if m:
-                steps[m.group(1)] = "ok" if m.group(2) == "ok" else f"FAIL {m.group(3)}".rstrip()
-        pk, dn, _ = s.options.device
-        published = [e.detail for e in s.events.events if e.kind == "mqtt.publish"]
-        telemetry = [p for p in published if p.get("topic") == f"/{pk}/{dn}/user/telemetry"]
-        acks = [p for p in published if p.get("topic") == f"/{pk}/{dn}/user/ack"]
-        progress = [e.detail.get("step") for e in s.events.events if e.kind == "ota.progress"]
-        facts: dict[str, Any] = {
-            "telemetry messages at the cloud": len(telemetry),
-            "acknowledgements at the cloud": [json.loads(a["payload"]) for a in acks],
-            "ota image": f"{self.ota_size} bytes, md5 {hashlib.md5(self.image).hexdigest()}",
-            "ota progress reported": progress,
-            "version reported": s.cloud.ota.versions.get((pk, dn)) if s.cloud else None,
-            "crc re-reads": sum("crc mismatch" in line for line in lines),
-            "run time": f"{time.monotonic() - started:.2f} s",
-        }
-        failed = [f"{k}: {v}" for k, v in steps.items() if v != "ok"]
-        if not reason:
-            if code != 0:
-                reason = f"firmware exited with {code}" + (f"; {failed[0]}" if failed else "")
-            elif missing := [step for step in DEMO_STEPS if steps.get(step) != "ok"]:
-                reason = f"exit 0 but steps not done: {', '.join(missing)}"
-            else:
-                reason = "every demo step done, firmware exited 0"
-        passed = code == 0 and all(steps.get(step) == "ok" for step in DEMO_STEPS)
-        if not passed and code is None and lines:
-            reason += f"; last console line: {lines[-1]!r}"
-        return Verdict(code, passed, reason, steps, facts)

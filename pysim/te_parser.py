@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from peripherals.ica.at import catalogue
-from peripherals.ica.at.fields import field_texts
+from peripherals.ica.at.fields import field_texts, find_outside_quotes
 
 # Text URCs whose last field is a raw payload: name -> index of the msg_len field
 # (for those with a status field the payload is there only when the status is 0).
@@ -32,6 +32,7 @@ OWN_LINE_COMMANDS = frozenset(c.name for c in catalogue.COMMANDS if c.response_l
 # Alias spellings the module accepts (DECISIONS §5); its responses use the canonical name.
 ALIASES = catalogue.ALIASES
 FINALS = re.compile(rb"^(OK|ERROR|\+CME ERROR:.*)$")
+HEADER_MAX = 1024   # the fields before a text payload fit in a command line (DECISIONS §1)
 
 
 def split_fields(text: str) -> list[str]:
@@ -158,39 +159,35 @@ class TeParser:
         index = TEXT_PAYLOAD_FIELD.get(name)
         if index is None:
             return None
-        # walk fields up to msg_len; the payload starts after the next ,"
-        pos, field_no, in_quote = head_end + 1, 0, False
-        start = pos
-        while pos < len(self._buf):
-            c = self._buf[pos]
-            if c == 0x0D and not in_quote:
-                return None                       # a line without a payload (status != 0)
-            if c == 0x22:
-                in_quote = not in_quote
-            elif c == 0x2C and not in_quote:
-                if field_no == index:
-                    try:
-                        length = int(bytes(self._buf[start:pos]).strip())
-                    except ValueError:
-                        return None
-                    if not _status_ok(name, split_fields(bytes(self._buf[head_end + 1:pos]).decode("latin-1"))):
-                        return None
-                    body = pos + 1
-                    if len(self._buf) < body + 1 + length + 1 + 2:
-                        return _INCOMPLETE
-                    if self._buf[body] != 0x22:
-                        return None
-                    payload = bytes(self._buf[body + 1: body + 1 + length])
-                    text = bytes(self._buf[:body + 1 + length + 1]).decode("latin-1")
-                    end = body + 1 + length + 1
-                    if self._buf[end:end + 2] != b"\r\n":
-                        return None
-                    del self._buf[:end + 2]
-                    return Line(text, payload)
-                field_no += 1
-                start = pos + 1
-            pos += 1
-        return _INCOMPLETE
+        # the fields up to msg_len come before the payload and hold no CR
+        start = head_end + 1
+        cr = self._buf.find(b"\r", start, start + HEADER_MAX)
+        stop = cr if cr >= 0 else min(len(self._buf), start + HEADER_MAX)
+        head = bytes(self._buf[start:stop]).decode("latin-1")
+        i = 0
+        for _ in range(index):
+            i = find_outside_quotes(head, i, ",") + 1
+        comma = find_outside_quotes(head, i, ",") if i <= len(head) else len(head)
+        if comma >= len(head):   # a line without a payload (status != 0), or not all here yet
+            return None if cr >= 0 or len(head) >= HEADER_MAX else _INCOMPLETE
+        try:
+            length = int(head[i:comma].strip())
+        except ValueError:
+            return None
+        if not _status_ok(name, split_fields(head[:comma])):
+            return None
+        body = start + comma + 1
+        if len(self._buf) < body + 1 + length + 1 + 2:
+            return _INCOMPLETE
+        if self._buf[body] != 0x22:
+            return None
+        payload = bytes(self._buf[body + 1: body + 1 + length])
+        end = body + 1 + length + 1
+        text = bytes(self._buf[:end]).decode("latin-1")
+        if self._buf[end:end + 2] != b"\r\n":
+            return None
+        del self._buf[:end + 2]
+        return Line(text, payload)
 
 
 _INCOMPLETE = Line("<incomplete>")

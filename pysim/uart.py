@@ -94,7 +94,8 @@ class UartLink:
 
     ``records`` holds every delivered chunk; ``listeners`` get each ``UartRecord``
     as it is delivered (a trace subscribes: ``link.listeners.append(writer.uart)``).
-    ``faults`` maps a direction to a ``FaultHook`` applied before pacing. ``te_closed`` is set when the TE's stream ends.
+    ``faults`` maps a direction to a ``FaultHook`` applied before pacing.
+    ``te_closed`` is set when the TE's stream ends.
     """
 
     def __init__(self, baud: int | None = None, *, faults: Mapping[str, FaultHook] | None = None,

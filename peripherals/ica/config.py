@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .profiles import profile
+
 
 @dataclass
 class Faults:
@@ -40,8 +42,14 @@ class ModuleConfig:
     manufacturer: str = "ICA-SIM"
     model: str = "ICA-MODULE-SIM"
     revision: str = "ica-at-0.4-sim-1"
+    serial: str = "869000000000001"      # AT+CGSN: the product serial number (an IMEI)
     rx_format: str = "auto"              # auto | text | binary: how received payloads are reported
+    # spec | sdk2 | sdk3: behave as the MCU-side clients of Alibaba's SDK 2.x/3.x need (profiles.py)
+    profile: str = "spec"
     faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        profile(self.profile)            # an unknown name fails here, with the known ones
 
     def endpoint(self, scheme: str) -> tuple[str, int] | None:
         url = {"mqtt": self.mqtt_url, "mqtts": self.mqtts_url, "coap": self.coap_url,

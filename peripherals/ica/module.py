@@ -26,8 +26,10 @@ from .commands.ota import OtaCommands
 from .config import ModuleConfig
 from .context import Context
 from .devauth import DeviceCredentials
+from .events import check
 from .interfaces import EventSink, Observer
 from .nvstore import NvStore
+from .profiles import profile
 from .redaction import redact_detail
 
 
@@ -44,7 +46,7 @@ class IcaModule:
         self.events = events
         if observer is None:
             observer = _to_sink(events) if events is not None else _ignore
-        self.observer: Observer = observer
+        self.observer: Observer = _declared(observer)
         self.nv = NvStore(self.config.nv_path)
         self.on_output: Callable[[bytes], None] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -56,9 +58,10 @@ class IcaModule:
     def _build(self) -> None:
         ctx = self.ctx = Context(self.config, self.nv, self.observer)
         table = self.table = CommandTable(BY_NAME)
-        self.engine = AtEngine(table, echo=self.config.echo, urc_ok=self.config.urc_ok,
+        compat = profile(self.config.profile)
+        self.engine = AtEngine(table, echo=self.config.echo and compat.echo, urc_ok=self.config.urc_ok,
                                data_timeout=self.config.data_timeout, clock=self.clock,
-                               observer=self._observe)
+                               observer=self._observe, escapes=compat.escapes)
         ctx.engine = self.engine
         ctx.pump = self._pump
         self.basic = BasicCommands(ctx, table, self._reboot)
@@ -224,6 +227,14 @@ class IcaModule:
 
 def _ignore(kind: str, **detail: Any) -> None:
     pass
+
+
+def _declared(observer: Observer) -> Observer:
+    """``observer``, given only events declared in events.py (else TypeError where emitted)."""
+    def observe(kind: str, **detail: Any) -> None:
+        check(kind, detail)
+        observer(kind, **detail)
+    return observe
 
 
 def _to_sink(events: EventSink) -> Observer:

@@ -14,9 +14,11 @@ from .base import Emulator, EmulatorError, EmulatorUnavailable, SerialStream
 from .board import Board
 from .console import Console, ConsoleClosed
 from .qemu import QemuEmulator
+from .pyrenode3_backend import PyRenode3Emulator
 from .renode import RenodeEmulator
 
-BACKENDS: dict[str, type[Emulator]] = {"qemu": QemuEmulator, "renode": RenodeEmulator}
+BACKENDS: dict[str, type[Emulator]] = {"qemu": QemuEmulator, "renode": RenodeEmulator,
+                                       "pyrenode3": PyRenode3Emulator}  # Renode in this process
 
 
 def emulator_class(name: str | None = None) -> type[Emulator]:
@@ -47,5 +49,5 @@ select_emulator = get_emulator  # the name used in docs/ARCHITECTURE.md
 
 __all__ = [
     "BACKENDS", "Board", "Console", "ConsoleClosed", "Emulator", "EmulatorError", "EmulatorUnavailable",
-    "QemuEmulator", "RenodeEmulator", "SerialStream", "emulator_class", "get_emulator", "select_emulator",
+    "PyRenode3Emulator", "QemuEmulator", "RenodeEmulator", "SerialStream", "emulator_class", "get_emulator", "select_emulator",
 ]

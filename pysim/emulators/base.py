@@ -24,6 +24,7 @@ from .console import Console
 
 T = TypeVar("T")
 OUTPUT_TAIL = 64 * 1024  # bytes of the process's stdout/stderr kept for messages
+FAULT_EXIT_CODE = 99  # the BSP's exit code after a CPU fault (firmware/bsp/common/bsp.h)
 
 
 class EmulatorError(RuntimeError):
@@ -49,16 +50,30 @@ class Emulator(ABC):
     """One emulated MCU. Use as ``async with QemuEmulator() as emu: await emu.start(elf)``.
 
     After ``start``: ``uart`` is the board's module UART (raw bytes, both ways),
-    ``console`` the firmware's debug console (lines), ``pid`` the process id.
+    ``console`` the firmware's debug console (lines; None when the board's wiring
+    has no console), ``pid`` the process id.
+
+    ``gdb_port``: serve the GDB remote protocol there (127.0.0.1); ``gdb_wait``:
+    hold the CPU until a debugger continues it. Each backend implements both in
+    ``_launch`` (QEMU: ``-gdb tcp:...`` and ``-S``; Renode: ``machine
+    StartGdbServer``) and sets ``supports_gdb``.
     """
 
     name: ClassVar[str]
     executable: ClassVar[str]  # the command looked up on PATH
     install_hint: ClassVar[str]  # what to install when it is missing
+    supports_gdb: ClassVar[bool] = False
 
-    def __init__(self, *, startup_timeout: float = 20.0, stop_grace: float = 3.0) -> None:
+    def __init__(self, *, startup_timeout: float = 20.0, stop_grace: float = 3.0, gdb_port: int | None = None,
+                 gdb_wait: bool = False) -> None:
+        if (gdb_port is not None or gdb_wait) and not self.supports_gdb:
+            raise EmulatorError(f"{self.name}: this backend has no GDB server yet")
+        if gdb_wait and gdb_port is None:
+            raise EmulatorError(f"{self.name}: gdb_wait needs a gdb_port")
         self.startup_timeout = startup_timeout
         self.stop_grace = stop_grace
+        self.gdb_port = gdb_port
+        self.gdb_wait = gdb_wait
         self.board: Board | None = None
         self.uart: SerialStream | None = None
         self.console: Console | None = None
@@ -103,12 +118,12 @@ class Emulator(ABC):
             await self.stop()
             raise
         self.uart = SerialStream(*uart)
-        self.console = Console(*console)
+        self.console = Console(*console) if console is not None else None
 
     @abstractmethod
-    async def _launch(self, firmware: Path, board: Board) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    async def _launch(self, firmware: Path, board: Board) -> tuple[tuple[Any, Any], tuple[Any, Any] | None]:
         """Spawn the process (with ``_spawn``) and return the (reader, writer) pairs of
-        the module UART and of the console."""
+        the module UART and of the console (None when ``board.console`` is None)."""
 
     @property
     def pid(self) -> int | None:
@@ -133,6 +148,15 @@ class Emulator(ABC):
             return await asyncio.wait_for(asyncio.shield(self._exit_code()), timeout)
         except asyncio.TimeoutError:
             return None
+
+    # -- post-mortem hooks (pysim/postmortem.py; a backend overrides what it can) -----------
+    async def registers(self) -> dict[str, int]:
+        """The CPU's core registers now (``r0``..``r12``, ``sp``, ``lr``, ``pc``, ``xpsr``)."""
+        raise EmulatorError(f"{self.name}: reading registers is not supported")
+
+    async def open_gdb_server(self, port: int) -> None:
+        """Start a GDB server on 127.0.0.1:``port`` while the firmware runs."""
+        raise EmulatorError(f"{self.name}: starting a GDB server at run time is not supported")
 
     async def _exit_code(self) -> int:
         assert self._exited is not None

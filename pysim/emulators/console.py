@@ -45,6 +45,7 @@ class Console:
         Raises ``TimeoutError`` (with the last lines) or ``ConsoleClosed``.
         """
         test = _matcher(match)
+        shown = repr(match.pattern) if isinstance(match, re.Pattern) else repr(match)
         seen = 0
 
         async def scan() -> str:
@@ -55,13 +56,13 @@ class Console:
                         return line
                 seen = len(self.lines)
                 if self._eof:
-                    raise ConsoleClosed(f"console closed before a line matching {match!r}; last lines: {self.lines[-5:]}")
+                    raise ConsoleClosed(f"console closed before a line matching {shown}; last lines: {self.lines[-5:]}")
                 await self._changed.wait()
 
         try:
             return await asyncio.wait_for(scan(), timeout)
         except asyncio.TimeoutError:
-            raise TimeoutError(f"no console line matching {match!r} within {timeout} s; last lines: {self.lines[-5:]}") from None
+            raise TimeoutError(f"no console line matching {shown} within {timeout} s; last lines: {self.lines[-5:]}") from None
 
     async def close(self) -> None:
         self._task.cancel()

@@ -65,8 +65,8 @@ class IcaLibrary(CloudKeywords, CloudLifeKeywords, ModuleKeywords, AtKeywords, U
     either (the UART keywords, `Module Should Be Connected`), a named ``module``
     wins, then a named ``device``, then the active MCU session, then the active module.
 
-    The cloud in use is that of the named ``device``, else the active MCU session's,
-    else the one `Start Cloud` started. Modules started by `Start Module` share the
+    The cloud in use is that of the named ``device``, else the one `Start Cloud`
+    started, else the active MCU session's. Modules started by `Start Module` share the
     `Start Cloud` cloud (each registered device logs in with its own credentials);
     each MCU session has its own cloud and module.
 

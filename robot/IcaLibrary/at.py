@@ -21,6 +21,8 @@ class AtKeywords(LibraryContext):
         """Sets the default timeout of `Send AT`, `Send AT With Data` and `Wait For URC`; returns
         the old value as a time string (to restore it later).
 
+        Fails if ``timeout`` is not a time (``10s``, ``1 min``, a number of seconds).
+
         Example:
         | ${old}= | Set AT Timeout | 30s |
         | Set AT Timeout | ${old} |
@@ -138,6 +140,10 @@ class AtKeywords(LibraryContext):
         as in `Response Field`.
 
         Fails if ``text`` is not in those bytes (the message shows them).
+
+        Example:
+        | ${r}= | Send AT | AT+CGMI |
+        | Raw Output Should Contain | AT+CGMI\\r | ${r} |
         """
         raw = self._response(response).raw
         if text.encode("latin-1") not in raw:
@@ -149,6 +155,11 @@ class AtKeywords(LibraryContext):
         returns nothing.
 
         Fails if ``text`` is in those bytes (the message shows them).
+
+        Example:
+        | Send AT | ATE0 |
+        | ${r}= | Send AT | AT+CGMI |
+        | Raw Output Should Not Contain | AT+CGMI | ${r} |
         """
         raw = self._response(response).raw
         if text.encode("latin-1") in raw:

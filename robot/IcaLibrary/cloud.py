@@ -105,6 +105,11 @@ class CloudKeywords(LibraryContext):
 
         For testing what a TE sees when the cloud goes away (``+IMQTTSTATE:0``).
         Fails if `Start Cloud` was not used.
+
+        Example:
+        | Stop Cloud |
+        | ${state}= | Wait For URC | +IMQTTSTATE |
+        | Should Be Equal | ${state.fields}[0] | 0 |
         """
         if self._cloud is None:
             raise AssertionError("no cloud: use Start Cloud first")

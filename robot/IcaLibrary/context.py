@@ -15,12 +15,15 @@ from robot.api import logger
 from robot.api.deco import keyword
 from robot.utils import ConnectionCache, timestr_to_secs
 
+from pysim.te import Line
+
+from .results import AtResponse, Urc
+
 if TYPE_CHECKING:
     from pysim.cloud import Cloud
 
     from .cloud import CloudObserver
     from .handles import DeviceHandle, ModuleHandle
-    from .results import AtResponse, Urc
 
 # How long a keyword may wait beyond its own timeout for the loop to answer.
 LOOP_GRACE = 10.0
@@ -149,6 +152,8 @@ class LibraryContext:
     def _response(self, response: "AtResponse | None") -> "AtResponse":
         """The response passed, else (deprecated form) the last command's."""
         if response is not None:
+            if not isinstance(response, AtResponse):
+                raise AssertionError(f"not a response of Send AT: {response!r}")
             return response
         if self._last_response is None:
             raise AssertionError("no command sent yet")
@@ -157,9 +162,10 @@ class LibraryContext:
         return self._last_response
 
     def _urc(self, urc: "Urc | None") -> "Urc":
-        """The URC passed, else (deprecated form) the one Wait For URC returned last."""
+        """The URC passed (a line's text is read as a URC), else (deprecated form) the one
+        Wait For URC returned last."""
         if urc is not None:
-            return urc
+            return urc if isinstance(urc, Urc) else Urc(Line(str(urc)))
         if self._last_urc is None:
             raise AssertionError("no URC taken yet: use Wait For URC first")
         logger.warn("a URC keyword without its urc argument is deprecated: pass the value Wait For URC returned")
@@ -174,11 +180,24 @@ class LibraryContext:
                                      else f"no {what}")
             return cache.current
         try:
-            return cache.get_connection(handle)
+            found = cache.get_connection(handle)
         except RuntimeError:
             raise AssertionError(f"no {what} {handle!r}: known are "
                                  f"{sorted(str(a) for a in cache._aliases) or 'none by alias'}, "
                                  f"indexes 1 to {len(cache)}") from None
+        if found.stopped:
+            raise AssertionError(f"{what} {found.label} was stopped")
+        return found
+
+    def _stop_handle(self, cache: ConnectionCache, handle: "Target") -> None:
+        """Stop one module or MCU session; it stays in the cache (indexes do not move), stopped.
+        If it was the active one, none is active until a Switch or a Start."""
+        try:
+            self._run(handle.stop())
+        finally:
+            handle.stopped = True
+            if cache.current is handle:
+                cache.current_index = None
 
     def _module_handle(self, module: int | str | None = None) -> "ModuleHandle":
         return self._from_cache(self._modules, module, "module")
@@ -187,17 +206,15 @@ class LibraryContext:
         return self._from_cache(self._devices, device, "MCU session")
 
     def _cloud_for(self, device: int | str | None = None) -> "Cloud":
-        """The named device's cloud, else the active MCU session's, else Start Cloud's."""
-        if device is not None or (self._devices and self._cloud is None):
-            cloud = self._device_handle(device).cloud
-            if cloud is None:
-                raise AssertionError("the MCU session uses an external cloud: no cloud keywords there")
-            return cloud
-        if self._devices:
-            return self._devices.current.cloud
-        if self._cloud is None:
+        """The named device's cloud, else Start Cloud's, else the active MCU session's."""
+        if device is None and self._cloud is not None:
+            return self._cloud
+        if device is None and not self._devices:
             raise AssertionError("no cloud: use Start Cloud (or Start MCU Session) first")
-        return self._cloud
+        cloud = self._device_handle(device).cloud
+        if cloud is None:
+            raise AssertionError("the MCU session uses an external cloud: no cloud keywords there")
+        return cloud
 
     def _default_target(self) -> "Target | None":
         if self._devices:
@@ -212,9 +229,10 @@ class LibraryContext:
         the active device, else the active module): AT lines both ways, console lines and
         cloud events, with their times in seconds."""
         target = target or self._default_target()
-        if target is None or not target.trace.last:
+        lines = target.trace_tail() if target is not None else []
+        if not lines:
             return AssertionError(message)
-        tail = "\n".join(target.trace.last)
+        tail = "\n".join(lines)
         return AssertionError(f"{message}\nTrace tail of {target.kind} {target.label} "
                               f"(s since it started):\n{tail}")
 
@@ -235,9 +253,9 @@ class LibraryContext:
             self._reset()
             return
         errors: list[str] = []
-        steps = ([(f"MCU session {i}", d, "stop") for i, d in enumerate(self._devices, 1)]
+        steps = ([(f"MCU session {i}", d, "stop") for i, d in enumerate(self._devices, 1) if not d.stopped]
                  + [("cloud peer", o, "close") for o in self._observers.values()]
-                 + [(f"module {i}", m, "stop") for i, m in enumerate(self._modules, 1)]
+                 + [(f"module {i}", m, "stop") for i, m in enumerate(self._modules, 1) if not m.stopped]
                  + [("cloud", self._cloud, "stop")])
         for what, target, method in steps:
             if target is None:
@@ -247,8 +265,8 @@ class LibraryContext:
             except BaseException as error:  # keep stopping the rest
                 errors.append(f"stopping the {what}: {type(error).__name__}: {error}")
         for index, device in enumerate(self._devices, 1):
-            if device.trace.all:
-                logger.info(f"trace of MCU session {index}:\n" + "\n".join(device.trace.all))
+            if device.full_trace():
+                logger.info(f"trace of MCU session {index}:\n" + "\n".join(device.full_trace()))
         loop, self._loop = self._loop, None
         try:
             loop.close()

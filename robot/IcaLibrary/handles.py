@@ -9,32 +9,29 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from typing import Any, Callable
+from typing import Any
 
 from peripherals.ica import Faults, IcaModule, ModuleConfig
 from pysim.cloud import Cloud
 from pysim.events import EventLog
 from pysim.session import Session, SessionOptions
 from pysim.te import AtClient
-from pysim.trace import CONSOLE, TraceWriter
+from pysim.trace import TraceWriter
 from pysim.uart import TA_TO_TE, TE_TO_TA, UartRecord
 
 from .lines import LineLog
 
-TAIL_LINES = 24
+TAIL_LINES = 30
 
 
 class TraceTail:
-    """A trace sink that keeps the last lines (and, when asked, all of them)."""
+    """A trace sink that keeps the last lines."""
 
-    def __init__(self, keep_all: bool = False, size: int = TAIL_LINES) -> None:
+    def __init__(self, size: int = TAIL_LINES) -> None:
         self.last: collections.deque[str] = collections.deque(maxlen=size)
-        self.all: list[str] | None = [] if keep_all else None
 
     def __call__(self, line: str) -> None:
         self.last.append(line)
-        if self.all is not None:
-            self.all.append(line)
 
 
 class ModuleHandle:
@@ -48,8 +45,9 @@ class ModuleHandle:
         self.events = events
         self.t0 = t0
         self.label = ""              # the alias, else the index (set when registered)
-        self.trace = TraceTail()
-        self._writer = TraceWriter(self.trace, t0=t0)
+        self.stopped = False
+        self._tail = TraceTail()
+        self._writer = TraceWriter(self._tail, t0=t0)
         self.at_lines = LineLog(t0)
         self.client = AtClient(self.to_module)
         self.last_raw = b""
@@ -61,7 +59,11 @@ class ModuleHandle:
         handle = cls(module, cloud.events, t0)
         cloud.events.listeners.append(handle._writer.event)
         module.on_output = handle.from_module
-        await module.start()
+        try:
+            await module.start()
+        except BaseException:
+            cloud.events.listeners.remove(handle._writer.event)
+            raise
         return handle
 
     def _record(self, direction: str, data: bytes) -> None:
@@ -82,6 +84,13 @@ class ModuleHandle:
     def console_lines(self) -> LineLog | None:
         return None
 
+    def trace_tail(self) -> list[str]:
+        """The last lines of the readable trace: AT lines both ways, cloud events."""
+        return list(self._tail.last)
+
+    def full_trace(self) -> list[str]:
+        return []
+
     async def stop(self) -> None:
         if self._writer.event in self.events.listeners:
             self.events.listeners.remove(self._writer.event)
@@ -90,23 +99,34 @@ class ModuleHandle:
 
 
 def new_session(*, firmware: str | None, emulator: str | None, baud: int | None, faults: Faults,
-                trace: Callable[[str], Any], boot_timeout: float, module: dict[str, Any]) -> Session:
-    """The one place a ``Session`` is made."""
-    return Session(SessionOptions(firmware=firmware, emulator=emulator, baud=baud, faults=faults, trace=trace,
-                                  boot_timeout=boot_timeout, module=module))
+                boot_timeout: float, board: str | None = None,
+                identity: tuple[str, str, str] | None = None, gdb_port: int | None = None,
+                gdb_wait: bool = False) -> Session:
+    """The one place a ``Session`` is made; ``board`` and ``identity`` (the device registered
+    in the session's cloud) default to the session's own defaults; ``gdb_port``/``gdb_wait``:
+    the debugger (docs/debugging.md)."""
+    more: dict[str, Any] = {}
+    if board:
+        more["board"] = board
+    if identity:
+        more["device"] = identity
+    return Session(SessionOptions(firmware=firmware, emulator=emulator, baud=baud, faults=faults,
+                                  boot_timeout=boot_timeout, gdb_port=gdb_port, gdb_wait=gdb_wait, **more))
 
 
 class DeviceHandle:
-    """An MCU session (cloud, module, firmware in an emulator): its console lines, the
-    AT lines between firmware and module, and the trace tail."""
+    """An MCU session (cloud, module, firmware in an emulator): its console lines and the
+    AT lines between firmware and module (both from the session's line buffers, as its
+    trace shows them), and its trace."""
 
     kind = "device"
 
-    def __init__(self, session: Session, trace: TraceTail, t0: float) -> None:
+    def __init__(self, session: Session, t0: float, keep_trace: bool) -> None:
         self.session = session
-        self.trace = trace
         self.t0 = t0
+        self.keep_trace = keep_trace
         self.label = ""
+        self.stopped = False
         self.console_lines = LineLog(t0)
         self.at_lines = LineLog(t0)
         self._watch: asyncio.Task[None] | None = None
@@ -114,23 +134,18 @@ class DeviceHandle:
     @classmethod
     async def start(cls, keep_trace: bool, **options: Any) -> "DeviceHandle":
         t0 = time.monotonic()
-        trace = TraceTail(keep_all=keep_trace)
-        session = new_session(trace=trace, **options)
+        session = new_session(**options)
         await session.start()
-        handle = cls(session, trace, t0)
+        handle = cls(session, t0, keep_trace)
         handle._attach()
         return handle
 
     def _attach(self) -> None:
-        session, now = self.session, time.monotonic()
-        console = session.emulator.console
-        for line in console.lines:
-            self.console_lines.add_line(CONSOLE, line, now)
-        console.listeners.append(lambda t, line: self.console_lines.add_line(CONSOLE, line, t))
-        for record in session.link.records:
-            self.at_lines.add_bytes(record.direction, record.data, record.t)
-        session.link.listeners.append(lambda r: self.at_lines.add_bytes(r.direction, r.data, r.t))
-        self._watch = asyncio.ensure_future(self._close_when_console_ends(console))
+        for buffer, log in ((self.session.console, self.console_lines), (self.session.uart, self.at_lines)):
+            for line in buffer.lines:
+                log.add_line(line.label, line.text, line.t)
+            buffer.listeners.append(lambda line, log=log: log.add_line(line.label, line.text, line.t))
+        self._watch = asyncio.ensure_future(self._close_when_console_ends(self.session.emulator.console))
 
     async def _close_when_console_ends(self, console: Any) -> None:
         try:
@@ -139,6 +154,15 @@ class DeviceHandle:
             pass
         finally:
             self.console_lines.close()
+
+    def trace_tail(self) -> list[str]:
+        """The last lines of the session's readable trace: AT lines both ways, console
+        lines, cloud events."""
+        return self.session.trace_lines[-TAIL_LINES:]
+
+    def full_trace(self) -> list[str]:
+        """The whole trace when `Start MCU Session` was asked to keep it, else nothing."""
+        return self.session.trace_lines if self.keep_trace else []
 
     @property
     def cloud(self) -> Cloud | None:
@@ -149,9 +173,9 @@ class DeviceHandle:
         return self.session.module
 
     def write_console(self, data: bytes) -> None:
-        if self.session.emulator is None or self.session.emulator.console is None:
+        if self.session.emulator is None:
             raise AssertionError("the device's emulator has stopped")
-        self.session.emulator.console.write(data)
+        self.session.write_console(data)
 
     async def wait_exit(self, timeout: float) -> int | None:
         return await self.session.wait_exit(timeout)

@@ -20,12 +20,14 @@ class McuKeywords(LibraryContext):
     @keyword("Start MCU Session")
     def start_mcu_session(self, firmware: str | None = None, corrupt_ota_blocks: str | list[int] = "",
                           emulator: str | None = None, baud: int | None = None, trace: bool = False,
-                          boot_timeout: timedelta = timedelta(seconds=20), alias: str | None = None) -> int:
+                          boot_timeout: timedelta = timedelta(seconds=20), alias: str | None = None,
+                          board: str | None = None, identity: str | None = None,
+                          gdb_port: int | None = None, gdb_wait: bool = False) -> int:
         """Starts a cloud, a module and the firmware in an emulator, wired by a UART link; returns
         the session's handle (an index from 1) and makes it the active device.
 
-        Returns once the firmware's console shows its ``BOOT`` line. The demo device
-        (``a1demoPK``, ``demo-device-01``) is registered in the session's cloud.
+        Returns once the firmware's console shows its ``BOOT`` line. The device
+        ``identity`` is registered in the session's cloud.
 
         - ``firmware``: an ELF; default ``firmware/build/demo.elf`` (``make -C firmware``).
         - ``corrupt_ota_blocks``: module fault, as in `Start Module`.
@@ -34,12 +36,17 @@ class McuKeywords(LibraryContext):
         - ``trace``: keep the whole readable trace and log it at `Stop All` (the tail is
           always kept for failure messages).
         - ``alias``: a name for the handle, usable wherever a keyword takes ``device``.
+        - ``board``: a board name or description file (docs/boards.md); default ``netduinoplus2``.
+        - ``identity``: ``PK:DN:SECRET``, the device the cloud knows (the credentials your
+          firmware uses); default the demo firmware's ``a1demoPK:demo-device-01:demo-secret-01``.
+        - ``gdb_port``: serve GDB on 127.0.0.1:``gdb_port``; ``gdb_wait``: hold the CPU until
+          GDB continues it (the keyword then waits for the debugger; docs/debugging.md).
 
         Several sessions may run at once, each with its own cloud and module (see
         `Devices and modules`).
 
-        Fails if the alias is taken, the firmware or emulator is missing, or the firmware
-        does not boot within ``boot_timeout``.
+        Fails if the alias is taken, ``identity`` is not ``PK:DN:SECRET``, the firmware,
+        board or emulator is missing, or the firmware does not boot within ``boot_timeout``.
 
         Example:
         | ${dev}= | Start MCU Session | corrupt_ota_blocks=1 |
@@ -48,11 +55,17 @@ class McuKeywords(LibraryContext):
         if alias and alias in self._devices._aliases:
             raise AssertionError(f"an MCU session with alias {alias!r} already runs")
         boot = seconds(boot_timeout)
+        parts = tuple(identity.split(":", 2)) if identity else None
+        if parts is not None and (len(parts) != 3 or not all(parts)):
+            raise AssertionError(f"identity must be PK:DN:SECRET, got {identity!r}")
+        debug = {"gdb_port": int(gdb_port) if gdb_port else None, "gdb_wait": bool(gdb_wait)}
         try:
             handle = self._run(DeviceHandle.start(
-                trace, firmware=firmware, emulator=emulator, baud=baud, boot_timeout=boot, module={},
-                faults=Faults(corrupt_ota_blocks=block_indexes(corrupt_ota_blocks))), boot + LIFECYCLE_TIMEOUT)
-        except (OSError, RuntimeError, TimeoutError) as error:   # no ELF, no emulator, no boot
+                trace, firmware=firmware, emulator=emulator, baud=baud, boot_timeout=boot,
+                board=board, identity=parts, **debug,
+                faults=Faults(corrupt_ota_blocks=block_indexes(corrupt_ota_blocks))),
+                (24 * 3600.0 if gdb_wait else boot) + LIFECYCLE_TIMEOUT)
+        except (OSError, RuntimeError, TimeoutError, ValueError) as error:   # no ELF/board/emulator, no boot
             raise AssertionError(f"the MCU session did not start: {type(error).__name__}: {error}") from None
         index = self._devices.register(handle, alias)
         handle.label = alias or str(index)
@@ -74,6 +87,21 @@ class McuKeywords(LibraryContext):
         previous = self._devices.current_index
         self._devices.switch(self._device_handle(device))
         return previous
+
+    @keyword("Stop MCU Session")
+    def stop_mcu_session(self, device: int | str | None = None) -> None:
+        """Stops an MCU session (the emulator, its module and its cloud); returns nothing.
+
+        ``device`` is a handle; default the active session. The handle stays known but
+        stopped; if it was the active one, no session is active until `Switch Device`
+        or `Start MCU Session`.
+
+        Fails if there is no such session, it was stopped already, or it fails to stop.
+
+        Example:
+        | Stop MCU Session | left |
+        """
+        self._stop_handle(self._devices, self._device_handle(device))
 
     @keyword
     def console_should_show(self, regex: str, timeout: timedelta = timedelta(seconds=30),
@@ -107,7 +135,11 @@ class McuKeywords(LibraryContext):
                              device: int | str | None = None) -> int:
         """Waits for the firmware to exit (semihosting) and checks its exit code; returns the code.
 
-        Fails if the firmware still runs after ``timeout`` or exits with another code.
+        Fails if the firmware still runs after ``timeout`` or exits with another code; the
+        message ends with the trace tail.
+
+        Example:
+        | ${code}= | MCU Should Exit With | 0 | timeout=60s |
         """
         handle = self._device_handle(device)
         wait = seconds(timeout)

@@ -40,7 +40,7 @@ class ModuleKeywords(LibraryContext):
         """
         if alias and alias in self._modules._aliases:
             raise AssertionError(f"a module with alias {alias!r} already runs")
-        cloud = self._cloud if self._cloud is not None else self._cloud_for()
+        cloud = self._cloud_for()
         config = ModuleConfig(echo=echo, urc_ok=urc_ok, rx_format=rx_format,
                               faults=Faults(corrupt_ota_blocks=block_indexes(corrupt_ota_blocks)))
         config.use_cloud(cloud.addresses)
@@ -68,6 +68,23 @@ class ModuleKeywords(LibraryContext):
         return previous
 
     @keyword
+    def stop_module(self, module: int | str | None = None) -> None:
+        """Stops a module started by `Start Module` (its MQTT, CoAP and HTTP clients and tasks);
+        returns nothing.
+
+        ``module`` is a handle; default the active module. The handle stays known but
+        stopped; if it was the active one, no module is active until `Switch Module`
+        or `Start Module`.
+
+        Fails if there is no such module, it was stopped already, or it fails to stop.
+
+        Example:
+        | Stop Module | alpha |
+        | Switch Module | beta |
+        """
+        self._stop_handle(self._modules, self._module_handle(module))
+
+    @keyword
     def module_should_be_connected(self, module: int | str | None = None,
                                    device: int | str | None = None) -> None:
         """Checks that a module's MQTT connection to the cloud is up (state 2); returns nothing.
@@ -76,6 +93,10 @@ class ModuleKeywords(LibraryContext):
         (an MCU session), else the active module, else the active MCU session's.
 
         Fails if the state is not 2 (connected), with the state and the trace tail.
+
+        Example:
+        | Module Should Be Connected | module=second |
+        | Module Should Be Connected | device=left |
         """
         if module is None and (device is not None or not self._modules):
             target = self._device_handle(device)

@@ -122,6 +122,9 @@ class OtaKeywords(LibraryContext):
         """Checks that the MD5 of ``data`` is ``md5`` (hex, any case); returns nothing.
 
         Fails if it is not (the message shows both).
+
+        Example:
+        | MD5 Should Be | ${image_read} | ${image.md5} |
         """
         actual = hashlib.md5(data).hexdigest()
         if actual != md5.lower():

@@ -56,6 +56,8 @@ class UartKeywords(LibraryContext):
         """Sets the default timeout of `Wait For Line On Uart` and the default window of
         `Should Not Be On Uart`; returns the old value as a time string.
 
+        Fails if ``timeout`` is not a time (``10s``, ``1 min``, a number of seconds).
+
         Example:
         | ${old}= | Set Default Uart Timeout | 5s |
         | Set Default Uart Timeout | ${old} |

@@ -71,6 +71,12 @@ class UrcKeywords(LibraryContext):
 
         ``urc`` as in `URC Field` (without it, deprecated: the URC returned last).
         ``${urc.payload}`` gives the bytes.
+
+        Fails if no ``urc`` is given and `Wait For URC` has returned none yet.
+
+        Example:
+        | ${urc}= | Wait For URC | +ICOAPRCVRSP |
+        | ${answer}= | URC Payload | ${urc} |
         """
         return self._urc(urc).payload.decode("latin-1")
 

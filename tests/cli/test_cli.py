@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -79,6 +78,19 @@ async def test_module_over_tcp_with_in_process_cloud(spawn):
     assert "TA<->cloud mqtt.connect a1cli/dev" in out
 
 
+async def test_module_with_the_sdk3_profile(spawn):
+    run = await spawn("module", "--listen", "tcp:127.0.0.1:0", "--device", "a1cli:dev:sec", "--profile", "sdk3")
+    client, writer, pump = await at_over_tcp(run.first["listen"])
+    await client.expect_ok('AT+IMQTTAUTH="a1cli","dev","sec"')
+    assert b"AT+IMQTTAUTH" not in client.raw                      # echo off at power-on
+    assert (await client.wait_urc("+IMQTTAUTH")).text == "+IMQTTAUTH:OK"
+    await client.expect_ok("AT+IMQTTCONN")
+    assert (await client.wait_urc("+IMQTTSTATE")).text == "+IMQTTSTATE:1"
+    writer.close()
+    pump.cancel()
+    assert (await run.stop())[0] == 0
+
+
 async def test_second_te_is_refused_while_one_is_attached(spawn):
     run = await spawn("module", "--listen", "tcp:127.0.0.1:0")
     client, writer, pump = await at_over_tcp(run.first["listen"])
@@ -135,20 +147,3 @@ async def test_bad_arguments_are_clear():
                                                 stderr=asyncio.subprocess.PIPE)
     _, err = await proc.communicate()
     assert proc.returncode == 3 and b"no firmware at /nonexistent.elf" in err
-
-
-@pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
-                    reason="needs qemu-system-arm and arm-none-eabi-gcc: `make deps` installs them (Debian)")
-async def test_run_the_demo_headless_with_a_json_verdict(tmp_path):
-    verdict_file, trace_file = tmp_path / "verdict.json", tmp_path / "trace.txt"
-    proc = await asyncio.create_subprocess_exec(
-        *PYSIM, "run", "--quiet", "--json", str(verdict_file), "--trace-file", str(trace_file), cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == 0, err.decode()
-    assert b"verdict: PASS" in out
-    verdict = json.loads(verdict_file.read_text())
-    assert verdict["passed"] is True and verdict["exit_code"] == 0
-    assert verdict["steps"]["ota"] == "ok" and verdict["facts"]["crc re-reads"] == 1
-    trace = trace_file.read_text()
-    assert "TE->TA AT+IOTABLOCK=1\\r" in trace and "console DONE 0" in trace

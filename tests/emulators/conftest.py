@@ -1,4 +1,5 @@
-"""Fixtures for the emulator tests: the uart_echo firmware and a started QEMU."""
+"""Fixtures for the emulator tests: the uart_echo firmware and a started emulator of
+each backend (the backend-generic tests run on QEMU and on Renode)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
-from pysim.emulators import QemuEmulator
+from pysim.emulators import QemuEmulator, get_emulator
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
 BOOT_LINE = "BOOT uart-echo"
+
+
+def new_emulator(backend: str):
+    """A not yet started emulator of ``backend`` (each has start-up timeouts fit for it)."""
+    return get_emulator(backend)
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +37,46 @@ def boot_line() -> str:
     return BOOT_LINE
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def qemu(uart_echo_elf: Path):
     """A QEMU running uart_echo that has printed its boot line."""
     async with QemuEmulator() as emu:
         await emu.start(uart_echo_elf)
         await emu.console.wait_for_line(BOOT_LINE, timeout=20)
+        yield emu
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def _shared():
+    """Emulators shared by a module's tests, started on first use, stopped at its end."""
+    shared: dict[str, object] = {}
+    yield shared
+    for emu in shared.values():
+        await emu.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def echo_emulator(backend: str, uart_echo_elf: Path, _shared: dict):
+    """uart_echo running in ``backend``, boot line printed: a fresh QEMU for each test, one
+    Renode shared by the module's tests, as it starts slowly and uart_echo keeps no state
+    (use ``fresh_emulator`` to end the firmware)."""
+    if backend == "renode":
+        if backend not in _shared:
+            emu = _shared[backend] = new_emulator(backend)
+            await emu.start(uart_echo_elf)
+            await emu.console.wait_for_line(BOOT_LINE, timeout=60)
+        yield _shared[backend]
+        return
+    async with new_emulator(backend) as emu:
+        await emu.start(uart_echo_elf)
+        await emu.console.wait_for_line(BOOT_LINE, timeout=20)
+        yield emu
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def fresh_emulator(backend: str, uart_echo_elf: Path):
+    """uart_echo in a new emulator of ``backend`` that this test alone uses (boot line printed)."""
+    async with new_emulator(backend) as emu:
+        await emu.start(uart_echo_elf)
+        await emu.console.wait_for_line(BOOT_LINE, timeout=60)
         yield emu

@@ -9,7 +9,7 @@ import pytest
 
 from pysim.emulators import (Board, EmulatorUnavailable, QemuEmulator, RenodeEmulator, emulator_class,
                              get_emulator)
-from pysim.emulators.board import PLATFORMS_DIR
+from pysim.emulators.board import PLATFORMS_DIR, BoardError
 
 
 def test_netduinoplus2_description():
@@ -19,23 +19,23 @@ def test_netduinoplus2_description():
     assert (board.memory["sram"].base, board.memory["sram"].size) == (0x20000000, 128 * 1024)
     assert (board.uart.peripheral, board.uart.index, board.uart.base, board.uart.irq) == ("USART1", 0, 0x40011000, 37)
     assert (board.console.peripheral, board.console.index, board.console.base) == ("USART2", 1, 0x40004400)
-    assert board.renode_script.is_file() and board.renode_platform == "@platforms/cpus/stm32f4.repl"
+    assert board.renode_script.is_file() and board.renode_platform == "netduinoplus2.repl"
     assert Board.load(PLATFORMS_DIR / "netduinoplus2.json") == board
 
 
 def test_unknown_board_names_the_known_ones():
-    with pytest.raises(FileNotFoundError, match="netduinoplus2"):
+    with pytest.raises(BoardError, match="netduinoplus2"):
         Board.load("no-such-board")
 
 
 def test_qemu_command_line_follows_the_board(tmp_path: Path):
     data = json.loads((PLATFORMS_DIR / "netduinoplus2.json").read_text())
     data["qemu"]["machine"] = "netduino2"
-    data["serial"]["console"]["index"] = 2  # USART3
+    data["wiring"]["console"] = "USART3"
     path = tmp_path / "other.json"
     path.write_text(json.dumps(data))
     board = Board.load(path)
-    argv = QemuEmulator(icount=True, gdb_port=1234).command_line(Path("/fw.elf"), board, 1111, 2222)
+    argv = QemuEmulator(icount=True, gdb_port=1234, gdb_wait=True).command_line(Path("/fw.elf"), board, 1111, 2222)
     assert argv[argv.index("-M") + 1] == "netduino2"
     serials = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-serial"]
     assert serials == ["chardev:s0", "null", "chardev:s2"]
@@ -70,18 +70,3 @@ def test_renode_unavailable_names_what_to_install(monkeypatch):
     monkeypatch.setenv("PYSIM_RENODE", "no-such-renode-binary")
     with pytest.raises(EmulatorUnavailable, match="renode.io"):
         get_emulator("renode")
-
-
-def test_renode_script_sets_the_board_script_variables():
-    board = Board.load("netduinoplus2")
-    script = RenodeEmulator().script(Path("/fw/app.elf"), board, 4001, 4002)
-    assert script.splitlines() == [
-        '$name="netduinoplus2"', "$bin=@/fw/app.elf", "$uart_port=4001", "$console_port=4002",
-        f"i @{board.renode_script}", "start",
-    ]
-    resc = board.renode_script.read_text()
-    for needed in ("machine LoadPlatformDescription @platforms/cpus/stm32f4.repl",
-                   'emulation CreateServerSocketTerminal $uart_port "uart" false',
-                   f"connector Connect {board.uart.renode} uart",
-                   f"connector Connect {board.console.renode} console", "sysbus LoadELF $bin"):
-        assert needed in resc

@@ -1,38 +1,108 @@
-"""The Renode backend against the real uart_echo firmware (skipped without renode)."""
+"""What the Renode backend adds to the generic emulator interface (virtual time, pausing,
+stepping, monitor commands), against the real uart_echo firmware. Skipped without Renode.
+The generic tests (boot, UART, pacing, exit code) run on Renode too: see test_qemu.py."""
 
 from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import socket
+import struct
+from pathlib import Path
 
 import pytest
 
 from pysim.emulators import RenodeEmulator
-from pysim.uart import TE_TO_TA, UartLink
+from pysim.emulators.renode_control import RenodeCommandError
 
 pytestmark = [
     pytest.mark.renode,
     pytest.mark.skipif(not RenodeEmulator.available(), reason=str(RenodeEmulator.why_unavailable())),
 ]
+AT_SCRIPT = ["AT", "AT+GMR", 'AT+IMQTTAUTH="pk","dn","secret"', "AT+IMQTTCONN"]
+QUANTUM = 0.005  # s of virtual time the firmware gets for each line
 
 
-class Collector:
-    def __init__(self) -> None:
-        self.fed = bytearray()
-        self.on_output = None
-
-    def feed(self, data: bytes) -> None:
-        self.fed += data
+def elf_entry(elf: Path) -> int:
+    return struct.unpack_from("<I", elf.read_bytes(), 24)[0] & ~1  # e_entry without the Thumb bit
 
 
-async def test_renode_boots_and_echoes(uart_echo_elf, boot_line):
-    async with RenodeEmulator(startup_timeout=60) as emu:
+async def at_trace(elf: Path) -> list[tuple[float, str, float]]:
+    """Feed AT_SCRIPT to a machine that runs only in QUANTUM steps of virtual time:
+    (virtual time written, line echoed, virtual time of the echo) for each line."""
+    async with RenodeEmulator(start_paused=True) as emu:
+        await emu.start(elf)
+        await emu.watch_uart("uart")
+        await emu.run_for(0.01)  # boot
+        trace = []
+        for line in AT_SCRIPT:
+            written = await emu.virtual_time()
+            await emu.write_uart(line + "\n")
+            await emu.run_for(QUANTUM)
+            echo = await emu.wait_uart_line(re.escape(line))
+            trace.append((written, echo.text, echo.virtual_time))
+        return trace
+
+
+async def test_virtual_time_of_an_at_exchange_is_the_same_on_every_run(uart_echo_elf):
+    first = await at_trace(uart_echo_elf)
+    second = await at_trace(uart_echo_elf)
+    assert first == second
+    assert [text for _, text, _ in first] == AT_SCRIPT
+    for written, _, echoed in first:
+        assert written < echoed <= written + QUANTUM  # echoed after it was written, within the quantum
+    assert [written for written, _, _ in first] == pytest.approx([0.01 + i * QUANTUM for i in range(len(AT_SCRIPT))])
+
+
+async def test_pause_step_run_for_and_resume(uart_echo_elf, boot_line):
+    async with RenodeEmulator(start_paused=True) as emu:
         await emu.start(uart_echo_elf)
-        await emu.console.wait_for_line(boot_line, timeout=60)
-        module = Collector()
-        link = UartLink()
-        await link.start(emu.uart, module)
-        try:
-            module.on_output(b"AT\r")
-            await link.wait_for(TE_TO_TA, b"AT\r", timeout=30)
-        finally:
-            await link.stop()
-        pid = emu.pid
-    assert emu.returncode is not None and pid is not None
+        entry = elf_entry(uart_echo_elf)
+        after_one = await emu.step()  # the first instruction of the reset handler
+        assert entry < after_one <= entry + 4 and await emu.pc() == after_one
+        assert after_one < await emu.step(3) <= after_one + 12
+        assert await emu.virtual_time() == 0
+        assert emu.console.lines == []  # nothing ran but those four instructions
+
+        await emu.watch_uart("console")
+        await emu.resume()
+        boot = await emu.wait_uart_line(boot_line, timeout=10, which="console")
+        await emu.pause()
+        paused_at = await emu.virtual_time()
+        assert boot.text == boot_line and boot.virtual_time <= paused_at
+        await emu.write_uart("PAUSED\n")
+        await emu.console.wait_for_line(boot_line, timeout=10)  # a host round trip while paused
+        assert await emu.virtual_time() == paused_at
+        await emu.run_for(0.02)
+        echo = await emu.wait_uart_line("PAUSED")
+        assert paused_at < echo.virtual_time <= paused_at + 0.02
+        assert await emu.virtual_time() == pytest.approx(paused_at + 0.02, abs=1e-6)
+        # a bad monitor command fails with Renode's own message
+        with pytest.raises(RenodeCommandError, match="No such command or device: nosuchcommand"):
+            await emu.execute("nosuchcommand")
+
+
+
+@pytest.mark.skipif(shutil.which("gdb-multiarch") is None, reason="needs gdb-multiarch (apt-get install gdb-multiarch)")
+async def test_gdb_stops_at_a_breakpoint_reads_a_variable_and_the_firmware_runs_on(uart_echo_elf, boot_line):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    async with RenodeEmulator(gdb_port=port, gdb_wait=True) as emu:
+        await emu.start(uart_echo_elf)   # held until gdb continues
+        gdb = await asyncio.create_subprocess_exec(
+            "gdb-multiarch", "-q", "-nx", "-batch", str(uart_echo_elf), "-ex", "set tcp connect-timeout 30",
+            "-ex", f"target remote 127.0.0.1:{port}", "-ex", "break bsp_console_puts", "-ex", "continue",
+            "-ex", "print s", "-ex", "bt", "-ex", "delete", "-ex", "detach",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        output = (await asyncio.wait_for(gdb.communicate(), 120))[0].decode()
+        assert gdb.returncode == 0, output
+        assert "Breakpoint 1, bsp_console_puts" in output, output
+        assert '"BOOT uart-echo\\r\\n"' in output, output   # the argument, read by gdb
+        assert "in main ()" in output, output
+        assert await emu.console.wait_for_line(boot_line, timeout=60) == boot_line   # detached: it runs on
+        registers = await emu.registers()
+        assert set(registers) >= {"r0", "sp", "lr", "pc", "xpsr"}
+        flash = emu.board.memory["flash"]
+        assert flash.base <= registers["pc"] < flash.base + flash.size

@@ -109,7 +109,8 @@ async def test_query_defaults(offline, command, lines):
 
 
 IDENTIFICATION = [("AT+CGMI", "ICA-SIM"), ("AT+CGMI?", "ICA-SIM"), ("AT+CGMM", "ICA-MODULE-SIM"),
-                  ("AT+CGMM?", "ICA-MODULE-SIM"), ("AT+CGMR", "ica-at-0.4-sim-1"), ("AT+CGMR?", "ica-at-0.4-sim-1")]
+                  ("AT+CGMM?", "ICA-MODULE-SIM"), ("AT+CGMR", "ica-at-0.4-sim-1"), ("AT+CGMR?", "ica-at-0.4-sim-1"),
+                  ("AT+CGSN", "869000000000001"), ("AT+CGSN?", "869000000000001")]
 
 
 @pytest.mark.parametrize("command,text", IDENTIFICATION)

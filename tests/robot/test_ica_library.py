@@ -10,6 +10,9 @@ import sys
 import threading
 from pathlib import Path
 
+import shutil
+import subprocess
+
 import pytest
 
 ROBOT_DIR = Path(__file__).resolve().parents[2] / "robot"
@@ -127,6 +130,14 @@ def test_two_modules_by_handle(lib):
         lib.start_module(alias="a")
     event = lib.wait_for_cloud_event("mqtt.subscribe", topic=f"/{PK}/dev-b/user/cmd")
     assert event.device == (PK, "dev-b")
+    lib.switch_module("b")
+    lib.stop_module()                            # the active one
+    with pytest.raises(AssertionError, match="module b was stopped"):
+        lib.send_at("AT", module="b")
+    with pytest.raises(AssertionError, match="no module: use Start Module first"):
+        lib.send_at("AT")
+    lib.send_at("AT", module="a")                # the other one runs on
+    assert lib.start_module() == 3
 
 
 def test_responses_are_returned_not_kept(lib):
@@ -144,6 +155,9 @@ def test_responses_are_returned_not_kept(lib):
     with pytest.raises(AssertionError, match=r"no \+IMQTTPARA line"):
         lib.response_field("+IMQTTPARA")                          # deprecated: the last response, AT's
     assert lib.set_at_timeout("2s") == "10 s" and lib.set_at_timeout(10) == "2 s"
+    assert lib.urc_field(1, '+IMQTTRCVPUB:1,"/a/b",2,"hi"') == "/a/b"     # a line's text reads as a URC
+    with pytest.raises(AssertionError, match="not a response of Send AT"):
+        lib.response_field("+IMQTTPARA", 0, ["+IMQTTPARA:1"])
 
 
 def test_uart_keywords_on_the_at_link(lib):
@@ -197,3 +211,27 @@ def test_failures_end_with_the_trace_tail(lib):
     assert lines[-2].split()[1:] == ["TE->TA", "AT+IMQTTCONN\\r"], lines
     assert lines[-1].split()[1:] == ["TA->TE", "\\r\\n+CME", "ERROR:3\\r\\n"], lines
     assert any("ICA-SIM" in line for line in lines)
+
+
+def test_start_mcu_session_refuses_what_it_cannot_start(lib):
+    with pytest.raises(AssertionError, match="identity must be PK:DN:SECRET, got 'a1:dn'"):
+        lib.start_mcu_session(identity="a1:dn")
+    with pytest.raises(AssertionError, match="the MCU session did not start: FileNotFoundError: no firmware at"):
+        lib.start_mcu_session(firmware="/nonexistent.elf")
+
+
+@pytest.fixture
+def demo_elf() -> Path:
+    root = ROBOT_DIR.parent
+    subprocess.run(["make", "-s", "-C", str(root / "firmware"), "build/demo.elf"], check=True, capture_output=True)
+    return root / "firmware" / "build" / "demo.elf"
+
+
+@pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
+                    reason="needs qemu-system-arm and arm-none-eabi-gcc")
+def test_the_session_cloud_knows_the_identity_given(lib, demo_elf):
+    """The cloud knows the demo device with another secret: the firmware's login fails."""
+    lib.start_mcu_session(firmware=str(demo_elf), identity="a1demoPK:demo-device-01:not-the-firmware-secret")
+    line = lib.wait_for_line_on_uart(r"^STEP mqtt_auth (ok|fail)", regex=True, timeout=30)
+    assert line.groups == ["fail"], line
+    assert lib.wait_for_line_on_uart("+IMQTTAUTH:FAIL", uart="at-ta", timeout=5).direction == "TA->TE"

@@ -18,7 +18,9 @@ import pytest
 from peripherals.ica import Faults
 from pysim.events import kind_is
 from pysim.peers import service_client
-from pysim.session import DEMO_DEVICE, DemoScenario, Session, SessionOptions
+from pysim.runner import RunChecks, run_firmware
+from pysim.scenario import builtin_scenario, load_scenario
+from pysim.session import DEMO_DEVICE, Session, SessionOptions
 
 PK, DN, SECRET = DEMO_DEVICE
 TOPIC = f"/{PK}/{DN}/user"
@@ -79,22 +81,25 @@ async def test_demo_with_independent_paho_peer(session_for):
     assert len(rereads) == 1
 
 
-async def test_demo_scenario_verdict_passes(session_for):
-    session = await session_for(faults=Faults(corrupt_ota_blocks={0, 5}))
-    verdict = await DemoScenario(session, timeout=60).run()
-    assert verdict.passed, verdict.summary()
-    assert verdict.exit_code == 0
-    assert verdict.facts["crc re-reads"] == 2
-    assert verdict.facts["telemetry messages at the cloud"] >= 3
+def demo_checks(timeout: float = 60) -> RunChecks:
+    return RunChecks(scenario=load_scenario(builtin_scenario("demo")), timeout=timeout)
 
 
-async def test_wrong_secret_fails_with_a_clear_verdict(session_for, firmware_variant):
+async def test_demo_scenario_passes_with_more_corrupted_blocks(session_for, backend):
+    session = await session_for(faults=Faults(corrupt_ota_blocks={0, 5}), emulator=backend)
+    result = await run_firmware(session, demo_checks())
+    assert result.passed, result.summary()
+    assert result.firmware_exit_code == 0 and session.emulator.name == backend
+    assert sum("crc mismatch" in line for line in session.console_lines) == 3   # 0 and 5, and 1 from the scenario
+    assert len(session.cloud_side.messages) >= 3
+
+
+async def test_wrong_secret_fails_at_once_with_a_clear_verdict(session_for, firmware_variant):
     session = await session_for(firmware=firmware_variant(ICA_SECRET="not-the-secret"))
-    verdict = await DemoScenario(session, timeout=30).run()
-    assert not verdict.passed
-    assert verdict.exit_code == 2
-    assert verdict.steps["mqtt_auth"].startswith("FAIL")
-    assert "firmware exited with 2" in verdict.reason
+    result = await run_firmware(session, demo_checks(30))
+    assert result.outcome == "fail"
+    assert "STEP mqtt_auth fail" in result.reason          # the scenario's fail_text
+    assert result.steps[0].status == "not run" or result.steps[0].status == "failed"
 
 
 async def test_paced_uart_at_115200_baud_still_completes(session_for):
@@ -118,8 +123,9 @@ async def test_stop_ends_every_process(session_for):
 
 async def test_firmware_detects_an_image_whose_md5_does_not_match(session_for):
     session = await session_for(faults=Faults(corrupt_ota_image=True))
-    verdict = await DemoScenario(session, timeout=60).run()
-    assert verdict.exit_code == 8, verdict.summary()          # the demo's OTA failure code
-    assert verdict.steps["ota"].startswith("FAIL")
-    assert "-3" in verdict.facts["ota progress reported"]      # AT+IOTAPGS=-3: verification failed
-    assert verdict.facts["version reported"] == "1.0.0"        # still the old firmware
+    result = await run_firmware(session, demo_checks())
+    assert result.outcome == "fail" and "STEP ota fail" in result.reason, result.summary()
+    assert await session.wait_exit(10) == 8                     # the demo's OTA failure code
+    progress = [e.detail.get("step") for e in session.events.find(kind_is("ota.progress"))]
+    assert "-3" in progress                                      # AT+IOTAPGS=-3: verification failed
+    assert session.cloud.ota.versions[(PK, DN)] == "1.0.0"       # still the old firmware

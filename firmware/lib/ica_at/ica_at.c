@@ -1,5 +1,6 @@
-/* ica_at: MCU-side ICA AT client (see ica_at.h). */
+/* ica_at: an AT engine for the ICA AT command set (see ica_at.h). */
 #include "ica_at.h"
+#include "ica_at_catalogue.h"
 
 #include <string.h>
 
@@ -8,43 +9,18 @@
 enum { RX_LINE, RX_RAW, RX_LINE_TAIL };
 enum { RAW_TEXT, RAW_URC_BIN, RAW_CMD_BIN };
 
-/* How a URC is told apart from a command's intermediate line. */
-enum {
-    SHAPE_ALWAYS, /* a line with this name is always a URC */
-    SHAPE_RESULT  /* `+CMD:<id>,<status>` is a URC, `+CMD:<id>` the command's id line */
-};
-
+/* One row of the URC table (ica_at_catalogue.h, generated from the AT catalogue). */
 typedef struct {
     const char *name;
-    uint8_t shape;
+    uint8_t shape;       /* ICA_URC_SHAPE_ALWAYS or ICA_URC_SHAPE_RESULT */
     uint8_t trailing_ok; /* followed by its own OK line (DECISIONS §11) */
     int8_t len_field;    /* index of msg_len, -1 when there is no payload */
     uint8_t binary;      /* payload is raw bytes after the OK line */
 } urc_def_t;
 
-static const urc_def_t urc_defs[] = {
-    {"+IMQTTRCVPUB", SHAPE_ALWAYS, 1, 2, 0},
-    {"+IMQTTRCVPUBIN", SHAPE_ALWAYS, 1, 2, 1},
-    {"+ICOAPRCVRSP", SHAPE_ALWAYS, 1, 2, 0},
-    {"+ICOAPRCVBIN", SHAPE_ALWAYS, 1, 2, 1},
-    {"+IHTTPRCVRSP", SHAPE_ALWAYS, 1, 3, 0},
-    {"+IHTTPRCVBIN", SHAPE_ALWAYS, 1, 3, 1},
-    {"+IOTANEWVER", SHAPE_ALWAYS, 1, -1, 0},
-    {"+IMQTTPINGRSP", SHAPE_ALWAYS, 1, -1, 0},
-    {"+IHTTPSEND", SHAPE_ALWAYS, 0, 1, 0},
-    {"+IMQTTAUTH", SHAPE_ALWAYS, 0, -1, 0},
-    {"+ICOAPAUTH", SHAPE_ALWAYS, 0, -1, 0},
-    {"+IHTTPAUTH", SHAPE_ALWAYS, 0, -1, 0},
-    {"+IMQTTSTATE", SHAPE_ALWAYS, 0, -1, 0},
-    {"+IMQTTPUB", SHAPE_RESULT, 0, -1, 0},
-    {"+IMQTTPUBIN", SHAPE_RESULT, 0, -1, 0},
-    {"+IMQTTSUB", SHAPE_RESULT, 0, -1, 0},
-    {"+IMQTTUNSUB", SHAPE_RESULT, 0, -1, 0},
-    {"+ICOAPSENDREQ", SHAPE_RESULT, 0, -1, 0},
-    {"+ICOAPSENDBIN", SHAPE_RESULT, 0, -1, 0},
-    {"+ICOAPSENDREQN", SHAPE_RESULT, 0, -1, 0},
-    {"+ICOAPSENDNBIN", SHAPE_RESULT, 0, -1, 0},
-};
+#define URC_ROW(name, shape, trailing_ok, len_field, binary) {name, shape, trailing_ok, len_field, binary},
+static const urc_def_t urc_defs[] = {ICA_URC_TABLE(URC_ROW)};
+#undef URC_ROW
 
 static int upper_eq(char a, char b)
 {
@@ -78,6 +54,13 @@ static const char *skip_spaces(const char *p)
     while (*p == ' ')
         p++;
     return p;
+}
+
+/* The arguments of a line: the text after its ':' ("" when it has none). */
+static const char *line_args_of(const char *line)
+{
+    const char *colon = strchr(line, ':');
+    return colon ? colon + 1 : "";
 }
 
 /* ---- fields ---------------------------------------------------------------- */
@@ -184,14 +167,294 @@ size_t ica_fmt_int(char *dst, long value)
     return len;
 }
 
+/* ---- matches ----------------------------------------------------------------- */
+
+/* What a line is to the pending command and the running script. */
+enum { LINE_RESPONSE, LINE_URC, LINE_OTHER };
+/* Whether a step's command has a status URC `+CMD:<id>,<status>`. */
+enum { STATUS_NONE, STATUS_NEED_ID, STATUS_WAIT, STATUS_GOT };
+
+static int prefix_is(const char *line, const char *prefix)
+{
+    for (; *prefix; line++, prefix++)
+        if (*line == '\0' || !upper_eq(*line, *prefix))
+            return 0;
+    return 1;
+}
+
+static const ica_match_t *find_match(const ica_match_t *matches, size_t n, const char *line)
+{
+    for (size_t i = 0; i < n; i++)
+        if (prefix_is(line, matches[i].prefix))
+            return &matches[i];
+    return NULL;
+}
+
+/* Field [start, end) in place: leading spaces dropped; a quoted field
+ * unquoted and unescaped, any other one without trailing spaces. */
+static char *clean_field(char *start, char *end, int raw)
+{
+    while (start < end && *start == ' ')
+        start++;
+    if (!raw && start < end && *start == '"') {
+        char *r = start + 1, *w = start;
+        while (r < end && *r != '"') {
+            if (*r == '\\' && r + 1 < end)
+                r++;
+            *w++ = *r++;
+        }
+        *w = '\0';
+        return start;
+    }
+    while (!raw && end > start && end[-1] == ' ')
+        end--;
+    *end = '\0';
+    return start;
+}
+
+/* Copies line into at->args and splits it into at->argv (see ica_match_cb_t). */
+static uint16_t split(ica_at_t *at, const char *line, const char *separators, int has_payload)
+{
+    uint16_t argc = 1;
+    int quoted = 0;
+    char *p, *field;
+    memcpy(at->args, line, strlen(line) + 1);
+    at->argv[0] = at->args;
+    p = strchr(at->args, ':');
+    if (!p)
+        return argc;
+    *p = '\0';
+    for (field = ++p;; p++) {
+        int last = argc == ICA_AT_ARGV_MAX - 1;
+        if (quoted && *p == '\\' && p[1]) {
+            p++;
+        } else if (*p == '"') {
+            quoted = !quoted;
+        } else if (*p == '\0' || (!quoted && !last && strchr(separators, *p))) {
+            int end = *p == '\0';
+            at->argv[argc++] = clean_field(field, p, last);
+            if (end)
+                break;
+            field = p + 1;
+        }
+    }
+    if (has_payload && argc > 1 && at->argv[argc - 1][0] == '\0')
+        argc--; /* the comma before a text payload */
+    return argc;
+}
+
+static void call_match(ica_at_t *at, const ica_match_t *m, const char *line, const uint8_t *payload, size_t len)
+{
+    if (!m->cb)
+        return;
+    uint16_t argc = split(at, line, m->separators, payload != NULL);
+    at->cb_payload = payload;
+    at->cb_payload_len = len;
+    at->in_handler++;
+    m->cb(at, at->argv, argc, at->user);
+    at->in_handler--;
+    at->cb_payload = NULL;
+    at->cb_payload_len = 0;
+}
+
+const uint8_t *ica_at_payload(const ica_at_t *at, size_t *len)
+{
+    *len = at->cb_payload ? at->cb_payload_len : 0;
+    return at->cb_payload;
+}
+
+/* ---- scripts ------------------------------------------------------------------ */
+
+static uint32_t now_ms(const ica_at_t *at)
+{
+    return at->port.millis(at->port.ctx);
+}
+
+static void script_end(ica_at_t *at, int result, const char *reason)
+{
+    const ica_script_t *script = at->script;
+    if (!script)
+        return;
+    at->script = NULL;
+    at->script_result = result;
+    at->abort_reason = reason;
+    at->pending = 0; /* a late final result of the step's command is dropped */
+    at->status_state = STATUS_NONE;
+    if (script->cb) {
+        at->in_handler++;
+        script->cb(at, result, at->user);
+        at->in_handler--;
+    }
+}
+
+static void send_command(ica_at_t *at);
+static void feed_byte(ica_at_t *at, uint8_t c);
+
+static void step_start(ica_at_t *at)
+{
+    const ica_step_t *step;
+    if (at->script_step >= at->script->n_steps) {
+        script_end(at, ICA_OK, NULL);
+        return;
+    }
+    step = &at->script->steps[at->script_step];
+    at->step_start = now_ms(at);
+    at->step_ok = 0;
+    at->status_state = STATUS_NONE;
+    if (!step->request)
+        return;
+    ica_cmd_begin(at, step->request);
+    if (step->args) {
+        at->in_handler++;
+        step->args(at, at->user);
+        at->in_handler--;
+    }
+    if (at->cmd_overflow) {
+        script_end(at, ICA_ERR_OVERFLOW, NULL);
+        return;
+    }
+    send_command(at);
+    const urc_def_t *def = find_urc(at->cmd_name, strlen(at->cmd_name));
+    if (def && def->shape == ICA_URC_SHAPE_RESULT && !at->query)
+        at->status_state = STATUS_NEED_ID;
+}
+
+static void step_next(ica_at_t *at)
+{
+    at->script_step++;
+    step_start(at);
+}
+
+/* The step's command got its final result. */
+static void step_final(ica_at_t *at, int result)
+{
+    if (result != ICA_OK)
+        script_end(at, result, NULL);
+    else if (at->status_state == STATUS_NEED_ID)
+        script_end(at, ICA_ERR_PARSE, NULL);
+    else if (at->status_state != STATUS_WAIT)
+        step_next(at);
+    else
+        at->step_ok = 1; /* the status URC is still to come */
+}
+
+/* `+CMD:<id>` of the step's command: its status URC will carry the id. */
+static void note_id_line(ica_at_t *at, const char *line)
+{
+    long id;
+    if (at->status_state == STATUS_NEED_ID && name_is(line, strcspn(line, ":"), at->cmd_name) &&
+        ica_field_int(line_args_of(line), 0, &id) == 0) {
+        at->status_id = id;
+        at->status_state = STATUS_WAIT;
+    }
+}
+
+static int is_status_urc(ica_at_t *at, const char *line)
+{
+    long id;
+    if (at->status_state != STATUS_WAIT || !name_is(line, strcspn(line, ":"), at->cmd_name) ||
+        ica_field_int(line_args_of(line), 0, &id) != 0 || id != at->status_id)
+        return 0;
+    if (ica_field_int(line_args_of(line), 1, &at->status) != 0)
+        at->status = -1;
+    return 1;
+}
+
+/* A complete line: to the running step, the abort matches or the unsolicited ones. */
+static void on_line(ica_at_t *at, const char *line, const uint8_t *payload, size_t len, int kind)
+{
+    const ica_script_t *script = at->script;
+    const ica_step_t *step = script ? &script->steps[at->script_step] : NULL;
+    const ica_match_t *m;
+
+    if (step && kind == LINE_URC && is_status_urc(at, line)) {
+        at->status_state = STATUS_GOT;
+        if ((m = find_match(step->matches, step->n_matches, line)) != NULL)
+            call_match(at, m, line, payload, len);
+        if (at->script && at->step_ok)
+            step_next(at);
+        return;
+    }
+    /* a command step gets its command's lines, a waiting step any other line */
+    if (step && (kind == LINE_RESPONSE) == (step->request != NULL) &&
+        (m = find_match(step->matches, step->n_matches, line)) != NULL) {
+        call_match(at, m, line, payload, len);
+        if (at->script && !step->request)
+            step_next(at);
+        return;
+    }
+    if (script && (m = find_match(script->abort, script->n_abort, line)) != NULL) {
+        call_match(at, m, line, payload, len);
+        script_end(at, ICA_ERR_ABORT, m->prefix);
+        return;
+    }
+    if (kind != LINE_RESPONSE && (m = find_match(at->unsol, at->n_unsol, line)) != NULL)
+        call_match(at, m, line, payload, len);
+}
+
+int ica_script_start(ica_at_t *at, const ica_script_t *script)
+{
+    if (at->in_handler || at->script || at->pending)
+        return ICA_ERR_BUSY;
+    at->script = script;
+    at->script_result = ICA_RUNNING;
+    at->script_step = 0;
+    at->script_start = now_ms(at);
+    at->abort_reason = NULL;
+    step_start(at);
+    return ica_script_result(at);
+}
+
+int ica_script_result(const ica_at_t *at)
+{
+    return at->script ? ICA_RUNNING : at->script_result;
+}
+
+void ica_script_abort(ica_at_t *at, const char *reason)
+{
+    script_end(at, ICA_ERR_ABORT, reason ? reason : "aborted");
+}
+
+void ica_at_tick(ica_at_t *at)
+{
+    const ica_step_t *step;
+    uint32_t now;
+    if (!at->script)
+        return;
+    step = &at->script->steps[at->script_step];
+    now = now_ms(at);
+    if ((step->timeout_ms && now - at->step_start >= step->timeout_ms) ||
+        (at->script->timeout_ms && now - at->script_start >= at->script->timeout_ms))
+        script_end(at, ICA_ERR_TIMEOUT, NULL);
+}
+
+/* Reads a byte at a time until the script ends: the bytes after its last
+ * line stay in the port. The timeouts are checked after every byte, so a
+ * module that never stops talking cannot hold a script forever. */
+int ica_script_run(ica_at_t *at, const ica_script_t *script)
+{
+    int rc = ica_script_start(at, script);
+    while (rc == ICA_RUNNING) {
+        int c = at->port.read(at->port.ctx);
+        if (c >= 0)
+            feed_byte(at, (uint8_t)c);
+        ica_at_tick(at);
+        rc = ica_script_result(at);
+        if (c < 0 && rc == ICA_RUNNING)
+            at->port.idle(at->port.ctx);
+    }
+    return rc;
+}
+
 /* ---- receive --------------------------------------------------------------- */
 
-void ica_at_init(ica_at_t *at, const ica_port_t *port, ica_urc_handler_t on_urc, void *urc_user)
+void ica_at_init(ica_at_t *at, const ica_port_t *port, const ica_match_t *unsol, size_t n_unsol, void *user)
 {
     memset(at, 0, sizeof *at);
     at->port = *port;
-    at->on_urc = on_urc;
-    at->urc_user = urc_user;
+    at->unsol = unsol;
+    at->n_unsol = (uint16_t)n_unsol;
+    at->user = user;
     at->final = FINAL_PENDING;
 }
 
@@ -216,27 +479,6 @@ static void start_raw(ica_at_t *at, int kind, uint8_t *dst, size_t cap, size_t l
     at->raw_kind = kind;
 }
 
-/* Splits "name:args" in place and calls the handler. */
-static void dispatch(ica_at_t *at, char *line, const uint8_t *payload, size_t payload_len, size_t msg_len)
-{
-    ica_urc_t urc;
-    char *colon = strchr(line, ':');
-    urc.name = line;
-    urc.args = "";
-    if (colon) {
-        *colon = '\0';
-        urc.args = skip_spaces(colon + 1);
-    }
-    urc.payload = payload;
-    urc.payload_len = payload_len;
-    urc.msg_len = msg_len;
-    if (at->on_urc) {
-        at->in_handler = 1;
-        at->on_urc(at->urc_user, &urc);
-        at->in_handler = 0;
-    }
-}
-
 static size_t min_size(size_t a, size_t b)
 {
     return a < b ? a : b;
@@ -244,8 +486,12 @@ static size_t min_size(size_t a, size_t b)
 
 static void finish(ica_at_t *at, int result)
 {
-    if (at->pending && at->final == FINAL_PENDING)
-        at->final = result;
+    if (!at->pending)
+        return;
+    at->pending = 0;
+    at->final = result;
+    if (at->script)
+        step_final(at, result);
 }
 
 static void raw_done(ica_at_t *at)
@@ -256,7 +502,7 @@ static void raw_done(ica_at_t *at)
         return;
     case RAW_URC_BIN:
         line_reset(at);
-        dispatch(at, at->urc_hdr, at->payload, min_size(at->raw_len, ICA_AT_PAYLOAD_MAX), at->urc_msg_len);
+        on_line(at, at->urc_hdr, at->payload, min_size(at->raw_len, ICA_AT_PAYLOAD_MAX), LINE_URC);
         at->urc_hdr[0] = '\0';
         return;
     default: /* RAW_CMD_BIN */
@@ -272,12 +518,6 @@ static const urc_def_t *line_urc(const ica_at_t *at)
     return (const urc_def_t *)at->line_urc;
 }
 
-static const char *line_args(const ica_at_t *at)
-{
-    const char *colon = memchr(at->line, ':', at->line_len);
-    return colon ? colon + 1 : "";
-}
-
 /* A quote opens the payload field of a text-payload URC: read it by length. */
 static int payload_starts(ica_at_t *at)
 {
@@ -286,7 +526,7 @@ static int payload_starts(ica_at_t *at)
     if (!def || def->len_field < 0 || def->binary || at->commas != (unsigned)def->len_field + 1u)
         return 0;
     at->line[at->line_len] = '\0';
-    if (ica_field_int(line_args(at), (unsigned)def->len_field, &len) != 0 || len < 0)
+    if (ica_field_int(line_args_of(at->line), (unsigned)def->len_field, &len) != 0 || len < 0)
         return 0;
     at->urc_msg_len = (size_t)len;
     start_raw(at, RAW_TEXT, at->payload, ICA_AT_PAYLOAD_MAX, (size_t)len);
@@ -326,8 +566,7 @@ static void handle_urc(ica_at_t *at, const urc_def_t *def, int has_payload)
 {
     if (def->binary) {
         long len = 0;
-        const char *colon = strchr(at->line, ':');
-        if (def->len_field >= 0 && colon && ica_field_int(colon + 1, (unsigned)def->len_field, &len) != 0)
+        if (def->len_field >= 0 && ica_field_int(line_args_of(at->line), (unsigned)def->len_field, &len) != 0)
             len = 0; /* e.g. +IHTTPRCVBIN with status != 0: no payload */
         memcpy(at->urc_hdr, at->line, at->line_len + 1);
         at->urc_msg_len = len > 0 ? (size_t)len : 0;
@@ -336,9 +575,9 @@ static void handle_urc(ica_at_t *at, const urc_def_t *def, int has_payload)
     }
     at->urc_ok_expected = def->trailing_ok;
     if (has_payload)
-        dispatch(at, at->line, at->payload, min_size(at->urc_msg_len, ICA_AT_PAYLOAD_MAX), at->urc_msg_len);
+        on_line(at, at->line, at->payload, min_size(at->urc_msg_len, ICA_AT_PAYLOAD_MAX), LINE_URC);
     else
-        dispatch(at, at->line, NULL, 0, 0);
+        on_line(at, at->line, NULL, 0, LINE_URC);
 }
 
 static int line_is(const char *line, const char *text)
@@ -371,7 +610,7 @@ static void handle_line(ica_at_t *at, int has_payload)
         if (!def && !memchr(line, ':', len))
             def = find_urc(line, len); /* a URC without arguments */
         int asked = at->pending && at->query && name_is(line, name_len, at->cmd_name);
-        if (def && !asked && (def->shape == SHAPE_ALWAYS || *field_end(line) == ',')) {
+        if (def && !asked && (def->shape == ICA_URC_SHAPE_ALWAYS || *field_end(line) == ',')) {
             handle_urc(at, def, has_payload);
             return;
         }
@@ -383,14 +622,17 @@ static void handle_line(ica_at_t *at, int has_payload)
         finish(at, ICA_ERR_ERROR);
     } else if (strncmp(line, "+CME ERROR:", 11) == 0) {
         long n;
-        if (at->pending && at->final == FINAL_PENDING)
+        if (at->pending)
             at->cme_error = ica_field_int(line + 11, 0, &n) == 0 ? (int)n : -1;
         finish(at, ICA_ERR_CME);
     } else if (at->pending) {
-        if (!(upper_eq(line[0], 'A') && upper_eq(line[1], 'T'))) /* not our echo */
-            resp_add(at, line, len);
-    } else if (line[0] == '+') {
-        dispatch(at, line, NULL, 0, 0); /* any other unsolicited line */
+        if (upper_eq(line[0], 'A') && upper_eq(line[1], 'T'))
+            return; /* our echo */
+        resp_add(at, line, len);
+        note_id_line(at, line);
+        on_line(at, line, NULL, 0, LINE_RESPONSE);
+    } else {
+        on_line(at, line, NULL, 0, LINE_OTHER);
     }
 }
 
@@ -402,6 +644,8 @@ static void feed_line_byte(ica_at_t *at, uint8_t c)
         at->line[at->line_len] = '\0';
         if (at->line_len) {
             int has_payload = at->rx_state == RX_LINE_TAIL;
+            if (at->port.log && !at->line_overflow)
+                at->port.log(at->port.ctx, ICA_LOG_RX, at->line, at->line_len);
             at->rx_state = RX_LINE;
             handle_line(at, has_payload);
         }
@@ -462,14 +706,14 @@ void ica_at_poll(ica_at_t *at)
 
 int ica_at_wait_until(ica_at_t *at, int (*done)(void *user), void *user, uint32_t timeout_ms)
 {
-    uint32_t start = at->port.millis(at->port.ctx);
+    uint32_t start = now_ms(at);
     if (at->in_handler)
         return ICA_ERR_BUSY;
     for (;;) {
         ica_at_poll(at);
         if (done(user))
             return ICA_OK;
-        if (at->port.millis(at->port.ctx) - start >= timeout_ms)
+        if (now_ms(at) - start >= timeout_ms)
             return ICA_ERR_TIMEOUT;
         at->port.idle(at->port.ctx);
     }
@@ -525,25 +769,26 @@ void ica_cmd_int(ica_at_t *at, long value)
     cmd_append(at, digits, ica_fmt_int(digits, value));
 }
 
-/* Waits for the pending command's final result. */
+/* Waits for the pending command's final result, a byte at a time (the bytes
+ * after it stay in the port). */
 static int wait_final(ica_at_t *at, uint32_t timeout_ms)
 {
-    uint32_t start = at->port.millis(at->port.ctx);
-    while (at->final == FINAL_PENDING) {
+    uint32_t start = now_ms(at);
+    while (at->pending) {
         int c = at->port.read(at->port.ctx);
         if (c >= 0)
             feed_byte(at, (uint8_t)c);
-        else if (at->port.millis(at->port.ctx) - start >= timeout_ms)
+        if (at->pending && now_ms(at) - start >= timeout_ms)
             break;
-        else
+        if (c < 0)
             at->port.idle(at->port.ctx);
     }
-    int result = at->final == FINAL_PENDING ? ICA_ERR_TIMEOUT : at->final;
-    if (result == ICA_ERR_TIMEOUT && at->rx_state == RX_RAW && at->raw_kind == RAW_CMD_BIN)
+    if (!at->pending)
+        return at->final;
+    if (at->rx_state == RX_RAW && at->raw_kind == RAW_CMD_BIN)
         line_reset(at); /* the block never came whole */
     at->pending = 0;
-    at->final = FINAL_PENDING;
-    return result;
+    return ICA_ERR_TIMEOUT;
 }
 
 static void start_pending(ica_at_t *at)
@@ -553,12 +798,9 @@ static void start_pending(ica_at_t *at)
     at->resp_len = 0;
 }
 
-int ica_cmd_send(ica_at_t *at, uint32_t timeout_ms)
+/* Sends the built command (its name noted for its response lines). */
+static void send_command(ica_at_t *at)
 {
-    if (at->in_handler)
-        return ICA_ERR_BUSY;
-    if (at->cmd_overflow)
-        return ICA_ERR_OVERFLOW;
     /* the name the response lines carry: "AT+IMQTTPUB=..." -> "+IMQTTPUB" */
     size_t start = at->cmd_len >= 2 ? 2 : at->cmd_len;
     size_t n = strcspn(at->cmd + start, "=?");
@@ -570,9 +812,20 @@ int ica_cmd_send(ica_at_t *at, uint32_t timeout_ms)
     at->cmd_name[n] = '\0';
     at->query = start + n < at->cmd_len &&
                 (at->cmd[start + n] == '?' || (at->cmd[start + n] == '=' && at->cmd[start + n + 1] == '?'));
+    if (at->port.log)
+        at->port.log(at->port.ctx, ICA_LOG_TX, at->cmd, at->cmd_len);
     at->cmd[at->cmd_len] = '\r';
     start_pending(at);
     at->port.write(at->port.ctx, (const uint8_t *)at->cmd, at->cmd_len + 1);
+}
+
+int ica_cmd_send(ica_at_t *at, uint32_t timeout_ms)
+{
+    if (at->in_handler || at->script)
+        return ICA_ERR_BUSY;
+    if (at->cmd_overflow)
+        return ICA_ERR_OVERFLOW;
+    send_command(at);
     return wait_final(at, timeout_ms);
 }
 
@@ -588,6 +841,8 @@ int ica_cmd_send_binary(ica_at_t *at, const uint8_t *data, size_t len, uint32_t 
 
 int ica_at_cmd(ica_at_t *at, const char *line, uint32_t timeout_ms)
 {
+    if (at->in_handler || at->script)
+        return ICA_ERR_BUSY; /* the command being built stays as it is */
     ica_cmd_begin(at, line);
     return ica_cmd_send(at, timeout_ms);
 }
@@ -606,6 +861,9 @@ const char *ica_at_response(const ica_at_t *at, const char *name)
 int ica_ota_block(ica_at_t *at, int type, uint8_t *buf, size_t cap, size_t *len, uint32_t timeout_ms)
 {
     long crc;
+    *len = 0;
+    if (at->in_handler || at->script)
+        return ICA_ERR_BUSY;
     ica_cmd_begin(at, "AT+IOTABLOCK=");
     ica_cmd_int(at, type);
     at->bin_dst = buf;

@@ -154,6 +154,7 @@ COMMANDS: tuple[CommandDef, ...] = (
     CommandDef("+CGMI", "basic", "9.5", _forms(T, Q, E)),
     CommandDef("+CGMM", "basic", "9.5", _forms(T, Q, E)),
     CommandDef("+CGMR", "basic", "9.5", _forms(T, Q, E)),
+    CommandDef("+CGSN", "basic", "27.007", _forms(T, Q, E)),
     # ---- MQTT (spec §5) ----
     CommandDef("+IMQTTMODE", "mqtt", "5.2", _forms(T, Q, S), params=(Int("mode", choices=(0, 1)),)),
     CommandDef("+IMQTTAUTH", "mqtt", "5.3", _forms(T, Q, S, E), True, params=_AUTH, result="+IMQTTAUTH"),

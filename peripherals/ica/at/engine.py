@@ -22,6 +22,7 @@ from typing import Callable
 from .catalogue import MAX_PAYLOAD, Form
 from .errors import CmeError, DataTimeout, Internal, NotAllowed, TooLong, Unknown
 from .events import Command, DataEntry, Reply, Urc
+from .fields import ESCAPES
 from .grammar import parse_line
 from .table import CommandSpec, CommandTable, Handler
 
@@ -50,7 +51,7 @@ class AtEngine:
                  urc_ok: bool = True, max_line: int = MAX_LINE,
                  data_timeout: float = DATA_TIMEOUT,
                  clock: Callable[[], float] = time.monotonic,
-                 observer: Observer | None = None) -> None:
+                 observer: Observer | None = None, escapes: str = ESCAPES) -> None:
         self.table = table
         self.echo_default = echo
         self.echo = echo
@@ -59,6 +60,7 @@ class AtEngine:
         self.max_line = max_line
         self.data_timeout = data_timeout
         self.clock = clock
+        self.escapes = escapes        # what a backslash escapes inside quotes
         self.observer: Observer = observer or (lambda kind, **detail: None)
         self.mode = Mode.COMMAND
         self._line = bytearray()
@@ -179,7 +181,7 @@ class AtEngine:
         self._busy = True
         self._last_line = line
         try:
-            commands = list(parse_line(line[2:], self._warner))
+            commands = list(parse_line(line[2:], self._warner, self.escapes))
         except CmeError as error:
             self._finish(line, error)
             return

@@ -4,6 +4,8 @@ Used by the module for a command's arguments (``strict``: bad syntax is
 ``+CME ERROR:50``), by the TE client for response lines and by the trace
 (lenient: a field list is read as far as it makes sense). Inside quotes ``\\"``
 is a quote and ``\\\\`` a backslash (DECISIONS §6); any other backslash is kept.
+``escapes`` names the characters a backslash escapes (a compatibility profile may
+take ``"`` alone, see ``peripherals/ica/profiles.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ class Arg:
 _BLANK = " \t"
 
 
-def split_fields(text: str, *, strict: bool = False) -> list[Arg]:
+ESCAPES = '"\\'   # what a backslash escapes inside quotes (DECISIONS §6)
+
+
+def split_fields(text: str, *, strict: bool = False, escapes: str = ESCAPES) -> list[Arg]:
     """The fields of ``text`` (what follows ``=`` or ``+NAME:``); spaces around fields allowed.
 
     ``strict``: an unterminated string, text after a closing quote or a quote inside
@@ -45,7 +50,7 @@ def split_fields(text: str, *, strict: bool = False) -> list[Arg]:
                         raise BadParams("unterminated string")
                     break
                 c = text[i]
-                if c == "\\" and i + 1 < n and text[i + 1] in '"\\':
+                if c == "\\" and i + 1 < n and text[i + 1] in escapes:
                     out.append(text[i + 1])
                     i += 2
                     continue
@@ -69,6 +74,27 @@ def split_fields(text: str, *, strict: bool = False) -> list[Arg]:
         if i >= n:
             return args
         i += 1  # the comma
+
+
+def find_outside_quotes(text: str, i: int, stops: str, escapes: str = ESCAPES) -> int:
+    """Index of the first character of ``stops`` at or after ``i`` that is outside a
+    quoted string (len(text) when there is none)."""
+    in_quote = False
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if in_quote:
+            if c == "\\" and i + 1 < n and text[i + 1] in escapes:
+                i += 2
+                continue
+            if c == '"':
+                in_quote = False
+        elif c == '"':
+            in_quote = True
+        elif c in stops:
+            return i
+        i += 1
+    return n
 
 
 def _next_comma(text: str, i: int) -> int:

@@ -9,13 +9,14 @@ from typing import Callable, Iterator
 from .catalogue import Form
 from .errors import BadParams, Unknown
 from .events import Command
-from .fields import Arg, split_fields
+from .fields import ESCAPES, Arg, find_outside_quotes, split_fields
 
 Warner = Callable[[str], Callable[[str], None]]   # command text -> its warn callable
 
 
-def parse_line(body: str, warner: Warner) -> Iterator[Command]:
-    """The commands of one line (``body`` is the text after ``AT``).
+def parse_line(body: str, warner: Warner, escapes: str = ESCAPES) -> Iterator[Command]:
+    """The commands of one line (``body`` is the text after ``AT``); ``escapes``: what a
+    backslash escapes inside quotes.
 
     Raises :class:`Unknown` for text that is no command and :class:`BadParams`
     for bad syntax after a command name.
@@ -27,8 +28,8 @@ def parse_line(body: str, warner: Warner) -> Iterator[Command]:
     while i < n:
         c = body[i]
         if c in "+&":
-            j = end_of_extended(body, i)
-            yield parse_extended(body[i:j], warner)
+            j = end_of_extended(body, i, escapes)
+            yield parse_extended(body[i:j], warner, escapes)
             i = j + 1 if j < n and body[j] == ";" else j
         elif c.isalpha():
             j = i + 1
@@ -47,7 +48,7 @@ def parse_line(body: str, warner: Warner) -> Iterator[Command]:
             raise Unknown(f"cannot parse {body[i:]!r}")
 
 
-def parse_extended(text: str, warner: Warner) -> Command:
+def parse_extended(text: str, warner: Warner, escapes: str = ESCAPES) -> Command:
     """One extended command, ``+NAME`` and its form and arguments."""
     j = 1
     while j < len(text) and (text[j].isalnum() or text[j] in "_."):
@@ -61,27 +62,12 @@ def parse_extended(text: str, warner: Warner) -> Command:
     if rest == "?":
         return Command(name, Form.QUERY, [], "AT" + text, warn)
     if rest.startswith("="):
-        return Command(name, Form.SET, split_fields(rest[1:], strict=True), "AT" + text, warn)
+        return Command(name, Form.SET, split_fields(rest[1:], strict=True, escapes=escapes), "AT" + text, warn)
     if rest.strip() == "":
         return Command(name, Form.EXECUTE, [], "AT" + text, warn)
     raise BadParams(f"cannot parse {rest!r} after AT{name}")
 
 
-def end_of_extended(body: str, i: int) -> int:
+def end_of_extended(body: str, i: int, escapes: str = ESCAPES) -> int:
     """Index of the ``;`` ending the extended command at ``i`` (or len), quotes respected."""
-    in_quote = False
-    j = i
-    while j < len(body):
-        c = body[j]
-        if in_quote:
-            if c == "\\" and j + 1 < len(body):
-                j += 2
-                continue
-            if c == '"':
-                in_quote = False
-        elif c == '"':
-            in_quote = True
-        elif c == ";":
-            return j
-        j += 1
-    return j
+    return find_outside_quotes(body, i, ";", escapes)

@@ -21,7 +21,8 @@ class BasicCommands:
         table.command("I", execute=self.info, set=self.info)      # ATI
         table.command("+CMEE", test=lambda _c: Reply(["+CMEE:(0-2)"]),
                       query=lambda _c: Reply([f"+CMEE:{self.engine.cmee}"]), set=self.cmee)
-        for name, value in (("+CGMI", c.manufacturer), ("+CGMM", c.model), ("+CGMR", c.revision)):
+        for name, value in (("+CGMI", c.manufacturer), ("+CGMM", c.model), ("+CGMR", c.revision),
+                            ("+CGSN", c.serial)):
             table.command(name, test=ok_reply, execute=self._ident(value), query=self._ident(value))
         table.command("+ILOGLVL", test=lambda _c: Reply(['+ILOGLVL:"level"']),
                       query=lambda _c: Reply([f"+ILOGLVL:{ctx.loglevel}"]), set=self.loglevel)

@@ -1,12 +1,10 @@
 """What several command families share, each in its own file; re-exported here
 for code written against the old single file."""
 
-from ..context import LOG_LEVELS, Context
 from ..interfaces import ModuleContext
 from .auth import AuthCommand, Authenticate
 from .para import ParaCommand
 from .received import Received
 from .replies import last_line, ok_reply
 
-__all__ = ["LOG_LEVELS", "AuthCommand", "Authenticate", "Context", "ModuleContext", "ParaCommand", "Received",
-           "last_line", "ok_reply"]
+__all__ = ["AuthCommand", "Authenticate", "ModuleContext", "ParaCommand", "Received", "last_line", "ok_reply"]

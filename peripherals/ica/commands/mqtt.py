@@ -13,6 +13,7 @@ from ..at import BadParams, Command, CommandTable, DataEntry, NotAllowed, Reply,
 from ..interfaces import ModuleContext
 from ..net.mqtt_client import MqttClient
 from ..net.mqtt_codec import MessageReceived
+from ..profiles import profile
 from .auth import AuthCommand
 from .para import ParaCommand
 from .received import Received
@@ -66,11 +67,16 @@ class MqttCommands:
                       query=lambda _c: last_line("+IMQTTSUB", self.last_sub), set=self.subscribe)
         table.command("+IMQTTUNSUB", test=lambda _c: Reply(['+IMQTTUNSUB:"topic"']),
                       query=lambda _c: last_line("+IMQTTUNSUB", self.last_unsub), set=self.unsubscribe)
-        table.command("+IMQTTSTATE", test=ok_reply, query=lambda _c: Reply([f"+IMQTTSTATE:{self.state}"]))
+        table.command("+IMQTTSTATE", test=ok_reply, query=lambda _c: Reply([self._state_line(self.state)]))
         table.command("+IMQTTDISCONN", test=ok_reply, execute=self.disconnect)
         table.command("+IMQTTPINGRSP", test=ok_reply)
 
     # ---- helpers ---------------------------------------------------------
+    def _state_line(self, state: int) -> str:
+        """``+IMQTTSTATE:<state>``; a profile may report a connected link as 1 (profiles.py)."""
+        reported = profile(self.ctx.config.profile).mqtt_connected if state == CONNECTED else state
+        return f"+IMQTTSTATE:{reported}"
+
     @property
     def timeout(self) -> float:
         return float(self.para["TIMEOUT"])
@@ -165,7 +171,7 @@ class MqttCommands:
         self.connecting = False
         self.state = CONNECTED
         self.ctx.emit("net.mqtt", what="connected")
-        self.ctx.urc(f"+IMQTTSTATE:{CONNECTED}")
+        self.ctx.urc(self._state_line(CONNECTED))
         self.on_connected()
 
     def disconnect(self, cmd: Command) -> Reply:
@@ -215,7 +221,9 @@ class MqttCommands:
         packet_id = self.ctx.next_id()
         self.last_pub = [quote(topic), str(qos), quote(message)]
         payload = message.encode("latin-1")  # lines are read as latin-1: the TE's bytes, unchanged
-        self.ctx.spawn(self._publish("+IMQTTPUB", client, packet_id, from_at(topic), payload, qos), "mqtt publish")
+        report = qos > 0 or profile(self.ctx.config.profile).qos0_publish_result
+        self.ctx.spawn(self._publish("+IMQTTPUB", client, packet_id, from_at(topic), payload, qos, report=report),
+                       "mqtt publish")
         return Reply([f"+IMQTTPUB:{packet_id}"])
 
     def publish_bin(self, cmd: Command) -> Reply:
@@ -240,8 +248,15 @@ class MqttCommands:
         return Reply(["+IMQTTPUBIN:" + ",".join(fields)], payload=payload)
 
     async def _publish(self, name: str, client: MqttClient, packet_id: int, topic: str,
-                       payload: bytes, qos: int) -> None:
-        await self._report(name, packet_id, "publish", client.publish(topic, payload, qos, timeout=self.timeout))
+                       payload: bytes, qos: int, *, report: bool = True) -> None:
+        operation = client.publish(topic, payload, qos, timeout=self.timeout)
+        if report:
+            await self._report(name, packet_id, "publish", operation)
+            return
+        try:
+            await operation
+        except Exception as error:   # no result URC to carry it: the trace shows it
+            self.ctx.emit("net.mqtt", what="publish failed", reason=f"{type(error).__name__}: {error}")
 
     async def _report(self, name: str, packet_id: int, what: str, operation: Awaitable[Any], *,
                       status_of: Callable[[Any], int] = lambda _result: STATUS_OK,

@@ -1,0 +1,190 @@
+"""``Dut``: the device under test (firmware in an emulator + module + cloud) for
+plain synchronous code and for async code alike.
+
+    dut = Dut.start(SessionOptions(firmware="build/app.elf"))
+    match = dut.console.expect(r"READY v(\\S+)", timeout=10)       # the re.Match
+    dut.cloud.publish("/a1PK/dev1/user/cmd", b'{"led":1}')
+    message = dut.cloud.expect_message("/a1PK/dev1/user/ack", r'"led"')
+    dut.stop()
+
+The session runs on its own event loop in a thread, so nothing has to be
+configured for synchronous tests. Called from a coroutine (an async test), the
+same methods return awaitables instead: ``match = await dut.console.expect(...)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import random
+import re
+from pathlib import Path
+from typing import Any, Coroutine
+
+from pysim.loop_thread import LoopThread
+
+LIFECYCLE_TIMEOUT = 60.0   # starting or stopping must be done within this
+GRACE = 10.0               # how long a call may take beyond its own timeout
+
+
+def _in_coroutine() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class _Part:
+    def __init__(self, dut: "Dut") -> None:
+        self._dut = dut
+
+    def _call(self, coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
+        return self._dut._call(coro, timeout)
+
+
+class DutConsole(_Part):
+    """The firmware's debug console."""
+
+    def expect(self, pattern: str | re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
+        """The ``re.Match`` of the next console line that ``pattern`` searches (lines after
+        the previous match); on a timeout an ``AssertionError`` showing the last lines."""
+        return self._call(self._dut.session.console.expect(pattern, timeout), timeout)
+
+    def expect_not(self, pattern: str | re.Pattern[str], window: float = 2.0) -> None:
+        """Fail as soon as a console line matching ``pattern`` comes within ``window`` s."""
+        return self._call(self._dut.session.console.expect_not(pattern, window), window)
+
+    def write(self, data: bytes | str) -> None:
+        """Send bytes (a str as UTF-8) to the firmware's console input."""
+        async def write() -> None:
+            self._dut.session.write_console(data)
+        return self._call(write(), 0)
+
+    @property
+    def lines(self) -> list[str]:
+        """Every console line so far."""
+        return self._dut.session.console_lines
+
+
+class DutUart(_Part):
+    """The AT lines between firmware and module, as the trace shows them (no CR/LF)."""
+
+    def expect(self, pattern: str | re.Pattern[str], timeout: float = 10.0,
+               direction: str | None = None) -> re.Match[str]:
+        """The match of the next AT line; ``direction``: ``"TE->TA"`` (to the module),
+        ``"TA->TE"`` (from it) or None (either)."""
+        return self._call(self._dut.session.expect_uart(pattern, timeout, direction), timeout)
+
+
+class DutCloud(_Part):
+    """The cloud's half: MQTT both ways, CoAP/HTTP requests, OTA images."""
+
+    @property
+    def cloud(self) -> Any:
+        """The in-process :class:`pysim.cloud.Cloud` (None with an external broker)."""
+        return self._dut.session.cloud
+
+    @property
+    def messages(self) -> list[Any]:
+        """Every message devices published, as :class:`pysim.cloud_side.CloudMessage`."""
+        return self._dut.session.cloud_side.messages
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1) -> None:
+        """Publish from the cloud on ``topic`` (the device gets it when subscribed)."""
+        return self._call(self._dut.session.cloud_side.publish(topic, payload, qos), 0)
+
+    def expect_message(self, topic: str, payload: str | re.Pattern[str] | None = None,
+                       timeout: float = 10.0) -> Any:
+        """The next message a device published on ``topic`` (MQTT wildcards allowed) whose
+        payload ``payload`` (a regex) searches: a ``CloudMessage`` (``topic``, ``payload``,
+        ``text``); on a timeout an ``AssertionError`` listing the last messages."""
+        return self._call(self._dut.session.cloud_side.expect_message(topic, payload, timeout), timeout)
+
+    def expect_request(self, protocol: str, path: str | None = None, timeout: float = 10.0) -> Any:
+        """The first CoAP or HTTP request (``protocol``) at the cloud whose path ``path``
+        searches: the cloud's event (``detail`` has method, path, result)."""
+        return self._call(self._dut.session.cloud_side.expect_request(protocol, path, timeout), timeout)
+
+    def push_ota(self, image: bytes | None = None, version: str = "1.1.0", *, size: int | None = None,
+                 seed: int = 7) -> Any:
+        """Announce an OTA image (``image``, or ``size`` seeded random bytes) to the device;
+        returns the cloud's ``OtaImage`` (``md5``, ``size``, ``version``)."""
+        if image is None:
+            if size is None:
+                raise ValueError("give the image or its size")
+            image = random.Random(seed).randbytes(size)
+        return self._call(self._dut.session.cloud_side.push_ota(self._dut.session.device, image, version), 0)
+
+
+class Dut:
+    """Firmware + module + cloud. ``console``, ``uart`` and ``cloud`` are its parts;
+    ``module`` the :class:`peripherals.ica.IcaModule`; ``session`` the running
+    :class:`pysim.session.Session`; ``trace`` the readable trace so far."""
+
+    def __init__(self, session: Any, loop: LoopThread) -> None:
+        self.session = session
+        self._loop = loop
+        self.console = DutConsole(self)
+        self.uart = DutUart(self)
+        self.cloud = DutCloud(self)
+
+    @classmethod
+    def start(cls, options: Any = None) -> "Dut":
+        """Start a session from ``SessionOptions`` on a new loop thread (blocks until booted)."""
+        from pysim.session import Session
+
+        loop = LoopThread("pysim-dut")
+        session = Session(options)
+        try:
+            loop.run(session.start(), LIFECYCLE_TIMEOUT + session.options.boot_timeout)
+        except BaseException:
+            loop.close()
+            raise
+        return cls(session, loop)
+
+    def stop(self) -> None:
+        """Stop the session and the loop thread; idempotent."""
+        if self._loop.loop.is_closed():
+            return
+        try:
+            self._loop.run(self.session.stop(), LIFECYCLE_TIMEOUT)
+        finally:
+            self._loop.close()
+
+    @property
+    def module(self) -> Any:
+        return self.session.module
+
+    @property
+    def device(self) -> tuple[str, str]:
+        """(product key, device name) of the firmware's device."""
+        return self.session.device
+
+    @property
+    def trace(self) -> str:
+        return "\n".join(self.session.trace_lines)
+
+    def wait_exit(self, timeout: float | None = 10.0) -> int | None:
+        """The firmware's exit code, or None while it still runs after ``timeout`` s."""
+        return self._call(self.session.wait_exit(timeout), timeout or 0)
+
+    def play(self, scenario: str | Path) -> Any:
+        """Play a scenario file against the device; the ``ScenarioResult`` (``passed``,
+        ``steps``, ``failure``)."""
+        from pysim.scenario import ScenarioPlayer, load_scenario
+
+        player = ScenarioPlayer(load_scenario(scenario), self.session)
+        return self._call(player.play(), LIFECYCLE_TIMEOUT * 10)
+
+    def _call(self, coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
+        future = self._loop.submit(coro)
+        if _in_coroutine():
+            return asyncio.wrap_future(future)
+        try:
+            return future.result(timeout + GRACE)
+        except concurrent.futures.TimeoutError:   # also the builtin TimeoutError (3.11): the call's own
+            if future.done():
+                raise
+            future.cancel()
+            raise TimeoutError(f"the device's event loop did not answer within {timeout + GRACE:g} s") from None

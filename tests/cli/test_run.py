@@ -1,0 +1,201 @@
+"""`pysim run` as a CI runner: every option and exit code, run as a user runs it
+(a subprocess), against real firmware in QEMU, the in-process cloud or mosquitto."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from pysim.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETUP, EXIT_TIMEOUT, EXIT_USAGE
+
+ROOT = Path(__file__).resolve().parents[2]
+PYSIM = [sys.executable, "-m", "pysim.cli"]
+
+
+async def pysim_run(*args: str, timeout: float = 120, **env: str) -> tuple[int, str, str]:
+    """Run `pysim run ARGS` to its end: (exit code, stdout, stderr)."""
+    import os
+    proc = await asyncio.create_subprocess_exec(*PYSIM, "run", *map(str, args), cwd=ROOT,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                                                env={**os.environ, **env})
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def one_clear_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+async def test_demo_passes_with_json_junit_and_trace_files(tmp_path):
+    verdict, junit, trace = tmp_path / "verdict.json", tmp_path / "junit.xml", tmp_path / "trace.txt"
+    code, out, err = await pysim_run("--quiet", "--json", verdict, "--junit", junit, "--trace-file", trace)
+    assert code == 0, err
+    assert "verdict: PASS" in out and "TE->TA" not in out          # --quiet: no live trace
+    data = json.loads(verdict.read_text())
+    assert data["passed"] is True and data["exit_code"] == 0 and data["firmware_exit_code"] == 0
+    assert [s["status"] for s in data["steps"]] == ["passed"] * len(data["steps"])
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite.get("failures") == "0" and int(suite.get("tests")) == len(data["steps"]) + 1
+    assert "TE->TA AT+IOTABLOCK=1\\r" in suite.find("system-out").text
+    text = trace.read_text()
+    assert "TE->TA AT+IOTABLOCK=1\\r" in text and "console DONE 0" in text
+
+
+async def test_expect_text_passes_once_every_text_was_seen(echo_elf, tmp_path):
+    code, out, err = await pysim_run("--firmware", echo_elf, "--expect-text", "BOOT", "--expect-text", "uart-echo",
+                                     "--timeout", "30")
+    assert code == 0, err
+    assert "expect-text 'BOOT': seen" in out and "console BOOT uart-echo" in out   # the live trace
+
+
+async def test_fail_text_fails_at_once(echo_elf, tmp_path):
+    verdict = tmp_path / "v.json"
+    code, out, err = await pysim_run("--firmware", echo_elf, "--fail-text", "uart-echo", "--expect-text", "never",
+                                     "--timeout", "60", "--json", verdict, "--quiet")
+    assert code == EXIT_FAILED
+    assert one_clear_line(err) == "pysim run: FAIL: fail-text 'uart-echo' on the console: 'BOOT uart-echo'"
+    assert json.loads(verdict.read_text())["outcome"] == "fail"
+
+
+async def test_timeout_and_its_exit_code(echo_elf, tmp_path):
+    junit = tmp_path / "junit.xml"
+    code, out, err = await pysim_run("--firmware", echo_elf, "--expect-text", "never comes", "--timeout", "1",
+                                     "--junit", junit, "--quiet")
+    assert code == EXIT_TIMEOUT == 42
+    assert one_clear_line(err) == ("pysim run: TIMEOUT: timed out after 1 s waiting for "
+                                   "expect-text 'never comes'")
+    failures = [c.get("name") for c in ET.parse(junit).getroot().iter("testcase") if c.find("failure") is not None]
+    assert failures == ["expect-text 'never comes'", "run"]
+    code, _, _ = await pysim_run("--firmware", echo_elf, "--expect-text", "never", "--timeout", "0.5",
+                                 "--timeout-exit-code", "7", "--quiet")
+    assert code == 7
+
+
+async def test_without_checks_the_firmware_exit_code_decides(firmware_variant):
+    quick = firmware_variant(DEMO_EXIT_AFTER="telemetry:1")
+    code, out, err = await pysim_run("--firmware", quick, "--quiet")
+    assert code == 0, err
+    assert "the firmware exited with 0" in out
+    wrong = firmware_variant(ICA_SECRET="not-the-secret")
+    code, out, err = await pysim_run("--firmware", wrong, "--quiet")
+    assert code == EXIT_FAILED
+    assert one_clear_line(err) == "pysim run: FAIL: the firmware exited with 2"
+
+
+async def test_device_registers_the_firmwares_credentials(firmware_variant):
+    other = firmware_variant(ICA_PK="a1otherPK", ICA_DN="dev-9", ICA_SECRET="secret-9", DEMO_EXIT_AFTER="telemetry:1")
+    code, out, err = await pysim_run("--firmware", other, "--device", "a1otherPK:dev-9:secret-9",
+                                     "--device", "a1spare:dev:sec", "--quiet")
+    assert code == 0, err
+    # without --device the cloud knows only the demo's device: the firmware's AUTH fails
+    code, out, err = await pysim_run("--firmware", other, "--quiet", "--fail-text", "STEP mqtt_auth fail")
+    assert code == EXIT_FAILED and "fail-text" in err
+
+
+async def test_scenario_file_and_its_errors(echo_elf, tmp_path):
+    good = tmp_path / "echo.yaml"
+    good.write_text("steps:\n  - wait_console: '^BOOT (\\S+)'\n  - expect_absent: {regex: DONE, window: 0.3}\n")
+    code, out, err = await pysim_run("--firmware", echo_elf, "--scenario", good, "--quiet")
+    assert code == 0, err
+    assert "step  1 passed  wait_console" in out and "step  2 passed  expect_absent" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("steps:\n  - wait_console: '^BOOT'\n  - wait_console: {regex: x, timout: 3}\n")
+    code, out, err = await pysim_run("--firmware", echo_elf, "--scenario", bad)
+    assert code == EXIT_USAGE
+    assert one_clear_line(err) == (f"pysim run: {bad}:3: step 2 (wait_console): unknown field 'timout'; "
+                                   "fields: regex, timeout")
+    failing = tmp_path / "failing.yaml"
+    failing.write_text("steps:\n  - wait_console: {regex: 'never', timeout: 0.5}\n")
+    code, out, err = await pysim_run("--firmware", echo_elf, "--scenario", failing, "--quiet")
+    assert code == EXIT_FAILED
+    assert "step 1 (wait_console 'never', line 2) failed: no console line matching 'never' within 0.5 s" in err
+
+
+@pytest.fixture
+async def mosquitto(tmp_path):
+    """Debian's mosquitto on a free port, anonymous logins allowed: ``mqtt://127.0.0.1:PORT``."""
+    import shutil
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(binary).exists():
+        pytest.skip("needs mosquitto: `make deps` installs it (Debian)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    proc = await asyncio.create_subprocess_exec(binary, "-c", str(conf), stdout=asyncio.subprocess.DEVNULL,
+                                                stderr=asyncio.subprocess.PIPE)
+    try:
+        line = await asyncio.wait_for(proc.stderr.readline(), 10)       # "... Opening ipv4 listen socket ..."
+        while b"running" not in line:
+            line = await asyncio.wait_for(proc.stderr.readline(), 10)
+            assert line, "mosquitto ended"
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def test_external_mosquitto_broker_instead_of_the_in_process_cloud(demo_elf, mosquitto, tmp_path):
+    scenario = tmp_path / "mqtt-only.yaml"
+    scenario.write_text(
+        "steps:\n"
+        "  - wait_console: {regex: '^STEP mqtt_subscribe ok', timeout: 20}\n"
+        "  - expect_message: {topic: '/ota/device/inform/${pk}/${dn}', payload: '1\\.0\\.0'}\n"
+        "  - wait_uart: {regex: '^AT\\+ICOAPAUTH=', direction: to_module}\n")
+    code, out, err = await pysim_run("--firmware", demo_elf, "--cloud", mosquitto, "--scenario", scenario,
+                                     "--device", "a1demoPK:demo-device-01:demo-secret-01")
+    assert code == 0, err + out
+    assert "step  2 passed  expect_message" in out
+    assert "mqtt.connect" not in out        # no in-process broker: its events are absent
+
+
+async def test_set_up_errors_are_one_clear_line(tmp_path, echo_elf):
+    not_elf = tmp_path / "app.elf"
+    not_elf.write_text("not an elf")
+    code, _, err = await pysim_run("--firmware", not_elf)
+    assert code == EXIT_SETUP and "is not an ELF file" in one_clear_line(err)
+    code, _, err = await pysim_run("--firmware", tmp_path / "missing.elf")
+    assert code == EXIT_SETUP and "no firmware at" in one_clear_line(err)
+    code, _, err = await pysim_run("--firmware", echo_elf, "--emulator", "qemu", PYSIM_QEMU="/nonexistent/qemu")
+    assert code == EXIT_SETUP
+    assert "is not on PATH" in one_clear_line(err) and "qemu" in err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        code, _, err = await pysim_run("--firmware", echo_elf, "--mqtt-port", str(busy.getsockname()[1]))
+    assert code == EXIT_SETUP and "port is in use" in one_clear_line(err)
+    code, _, err = await pysim_run("--firmware", echo_elf, "--cloud", "mqtt://127.0.0.1:1")
+    assert code == EXIT_SETUP and "cannot reach the broker" in one_clear_line(err)
+
+
+async def test_interrupted_run_stops_everything(echo_elf):
+    proc = await asyncio.create_subprocess_exec(*PYSIM, "run", "--firmware", str(echo_elf), "--expect-text", "never",
+                                                "--timeout", "60", cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    while b"console BOOT uart-echo" not in await asyncio.wait_for(proc.stdout.readline(), 30):
+        pass
+    proc.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == EXIT_INTERRUPTED
+    assert one_clear_line(err.decode()) == "pysim run: interrupted; everything stopped"
+
+
+async def test_version_and_help():
+    proc = await asyncio.create_subprocess_exec(*PYSIM, "--version", stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0 and out.decode().startswith("pysim 0.")
+    proc = await asyncio.create_subprocess_exec(*PYSIM, "run", "--help", stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    text = out.decode()
+    assert "(default: 90.0)" in text and "(default: 42)" in text and "examples:" in text
+    assert " 42  timed out" in text and "130  interrupted" in text

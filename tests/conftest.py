@@ -1,0 +1,72 @@
+"""Fixtures shared by the test areas: the firmware builds (need arm-none-eabi-gcc), and
+``backend``, the emulator a backend-generic test runs on."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pysim.emulators import RenodeEmulator
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRMWARE_TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc")
+MISSING_FIRMWARE_TOOLS = [tool for tool in FIRMWARE_TOOLS if shutil.which(tool) is None]
+#: QEMU always; Renode's cases skip, saying why, when it is not installed (`make renode`).
+BACKENDS = ["qemu", pytest.param("renode", marks=[
+    pytest.mark.renode, pytest.mark.skipif(not RenodeEmulator.available(), reason=str(RenodeEmulator.why_unavailable()))])]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """``qemu`` or ``renode``: module-scoped, so a module's tests run backend by backend."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def demo_elf() -> Path:
+    """The demo firmware (built when missing)."""
+    subprocess.run(["make", "-s", "-C", str(ROOT / "firmware"), "build/demo.elf"], check=True)
+    return ROOT / "firmware" / "build" / "demo.elf"
+
+
+@pytest.fixture(scope="session")
+def echo_elf() -> Path:
+    """The uart_echo firmware: prints ``BOOT uart-echo`` and echoes the UART (built when missing)."""
+    subprocess.run(["make", "-s", "-C", str(ROOT / "firmware"), "build/uart_echo.elf"], check=True)
+    return ROOT / "firmware" / "build" / "uart_echo.elf"
+
+
+@pytest.fixture(scope="session")
+def firmware_variant(tmp_path_factory):
+    """Build the demo with other make variables into its own directory: ``variant(SECRET="x")``."""
+    made: dict[tuple, Path] = {}
+
+    def build(**variables: str) -> Path:
+        key = tuple(sorted(variables.items()))
+        if key not in made:
+            out = tmp_path_factory.mktemp("fw")
+            args = [f"{k}={v}" for k, v in key]
+            subprocess.run(["make", "-s", "-C", str(ROOT / "firmware"), f"BUILD={out}", *args,
+                            f"{out}/demo.elf"], check=True)
+            made[key] = out / "demo.elf"
+        return made[key]
+
+    return build
+
+
+FIRMWARE_FIXTURES = {"demo_elf", "echo_elf", "firmware_variant"}
+
+
+def pytest_collection_modifyitems(items):
+    """Skip the tests under tests/session and those that build firmware when QEMU or the
+    ARM toolchain is missing."""
+    if not MISSING_FIRMWARE_TOOLS:
+        return
+    skip = pytest.mark.skip(reason=f"needs {', '.join(MISSING_FIRMWARE_TOOLS)}: `make deps` installs them (Debian)")
+    session_dir = str(ROOT / "tests" / "session")
+    for item in items:
+        if str(item.fspath).startswith(session_dir) or FIRMWARE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(skip)

@@ -1,0 +1,54 @@
+"""Module events are declared once (peripherals/ica/events.py): every kind the
+source emits is there, and an undeclared kind or field fails where it is emitted."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import peripherals.ica
+from peripherals.ica import IcaModule, ModuleConfig
+from peripherals.ica.events import EVENTS, check
+
+SOURCE = Path(peripherals.ica.__file__).parent
+# ctx.emit("net.mqtt", ...), self.observer("module.ready", ...), engine: self.observer("command", ...)
+EMITS = re.compile(r'(?:\.emit|observer)\(\s*"([a-z_.]+)"((?:[^()]|\([^()]*\))*)\)', re.S)
+
+
+def emitted() -> set[tuple[str, str]]:
+    found = set()
+    for path in SOURCE.rglob("*.py"):
+        for kind, args in EMITS.findall(path.read_text()):
+            prefix = "at." if path.name == "engine.py" else ""
+            for field in re.findall(r"\b([a-z_]+)=", args):
+                found.add((prefix + kind, field))
+            found.add((prefix + kind, ""))
+    return found
+
+
+def test_every_emitted_kind_and_field_is_declared():
+    pairs = emitted()
+    assert len({kind for kind, _ in pairs}) >= 15
+    for kind, field in sorted(pairs):
+        assert kind in EVENTS, f"{kind} is not declared in peripherals/ica/events.py"
+        if field:
+            assert field in EVENTS[kind].__dataclass_fields__, f"{kind} has no field {field}"
+
+
+def test_undeclared_kinds_and_fields_fail_where_emitted():
+    with pytest.raises(TypeError, match="not declared"):
+        check("net.nope", {})
+    with pytest.raises(TypeError, match="colour.*declare its fields in peripherals/ica/events.py"):
+        check("net.mqtt", {"what": "x", "colour": "red"})
+    module = IcaModule(ModuleConfig())
+    with pytest.raises(TypeError):
+        module.ctx.emit("net.mqtt", what="x", colour="red")
+
+
+def test_events_are_frozen_and_slotted():
+    event = check("net.mqtt", {"module": "ica0", "what": "connected"})
+    assert not hasattr(event, "__dict__")
+    with pytest.raises(AttributeError):
+        event.what = "down"  # type: ignore[misc]

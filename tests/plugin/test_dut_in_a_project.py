@@ -1,0 +1,136 @@
+"""The pytest plugin as a firmware team uses it: a test file of its own in a fresh
+folder (no conftest, no pytest-asyncio configuration: strict mode), run by pytest in
+a subprocess against the demo firmware in QEMU; then the same file with pytest-xdist."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+PROJECT_TESTS = '''
+import re
+import pytest
+
+TOPIC = "/a1demoPK/demo-device-01/user"
+
+
+def test_sync_console_cloud_and_ota(dut):
+    match = dut.console.expect(r"^BOOT ica-demo fw=(\\S+)", timeout=20)
+    assert isinstance(match, re.Match) and match.group(1) == "1.0.0"
+    dut.console.expect(r"^STEP mqtt_subscribe ok", timeout=30)
+    dut.cloud.publish(TOPIC + "/command", '{"led":1}')
+    ack = dut.cloud.expect_message(TOPIC + "/ack", r'"value":1', timeout=20)
+    assert ack.text == '{"ack":"led","value":1}'
+    assert dut.uart.expect(r"^\\+IMQTTRCVPUB:", direction="TA->TE").group(0)
+    dut.console.expect(r"^STEP http_request ok", timeout=30)
+    image = dut.cloud.push_ota(size=2048, version="1.2.0")
+    dut.console.expect(r"^STEP ota ok", timeout=30)
+    assert dut.console.lines[-1] and image.size == 2048
+    assert dut.module.config.name and dut.wait_exit(30) == 0
+
+
+@pytest.mark.asyncio
+async def test_async_dut(dut):
+    match = await dut.console.expect(r"^STEP mqtt_connect (ok)", timeout=30)
+    assert match.group(1) == "ok"
+    message = await dut.cloud.expect_message(TOPIC + "/telemetry", r'"seq"', timeout=20)
+    assert message.topic == TOPIC + "/telemetry"
+
+
+@pytest.mark.asyncio
+async def test_async_module_fixtures_share_the_cloud(cloud, at, ica_module, mcu_session, pysim_firmware):
+    assert (await at.command("AT")).ok
+    session = await mcu_session(firmware=pysim_firmware)
+    assert session.cloud is cloud                       # one cloud per test
+    await session.wait_console(r"^STEP mqtt_connect ok", 30)
+    assert ica_module.config.mqtt_url == cloud.addresses["mqtt"]
+
+
+@pytest.mark.pysim(baud=115200)
+def test_marker_sets_the_baud(dut, pysim_baud):
+    assert pysim_baud == 115200 and dut.session.link.baud == 115200
+
+
+@pytest.mark.parametrize("pysim_board", ["netduinoplus2"], indirect=True)
+@pytest.mark.pysim(board="no-such-board")
+def test_indirect_parametrize_beats_the_marker(pysim_board, pysim_emulator):
+    assert pysim_board == "netduinoplus2" and pysim_emulator == "qemu"
+
+
+def test_fails_and_shows_the_at_trace(dut):
+    dut.console.expect(r"^STEP mqtt_connect ok", timeout=30)
+    dut.console.expect(r"^STEP reboot ok", timeout=1)   # the demo never prints this
+'''
+
+
+def run_pytest(folder: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", *args], cwd=folder,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def project(tmp_path, demo_elf) -> Path:
+    (tmp_path / "test_firmware.py").write_text(PROJECT_TESTS)
+    return tmp_path
+
+
+def outcomes(junit: Path) -> dict[str, str]:
+    result = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        failed = case.find("failure") is not None or case.find("error") is not None
+        result[case.get("name")] = "failed" if failed else "passed"
+    return result
+
+
+def test_plugin_in_a_project_sync_async_marker_and_failure_trace(project, demo_elf):
+    junit = project / "junit.xml"
+    done = run_pytest(project, f"--pysim-firmware={demo_elf}", f"--junitxml={junit}")
+    assert outcomes(junit) == {
+        "test_sync_console_cloud_and_ota": "passed", "test_async_dut": "passed",
+        "test_async_module_fixtures_share_the_cloud": "passed", "test_marker_sets_the_baud": "passed",
+        "test_indirect_parametrize_beats_the_marker[netduinoplus2]": "passed",
+        "test_fails_and_shows_the_at_trace": "failed"}, done.stdout[-4000:]
+    out = done.stdout
+    # the failure: the timeout names the pattern and the last lines; the trace section follows
+    assert "no console line matching '^STEP reboot ok' within 1 s; last lines:" in out
+    assert "- pysim trace (" in out
+    assert 'TE->TA AT+IMQTTAUTH="a1demoPK","demo-device-01",' in out and "demo-secret-01" not in out
+    assert "TA->TE \\r\\n+IMQTTSTATE:2\\r\\n" in out and "console STEP mqtt_connect ok" in out
+    assert "TA<->cloud mqtt.connect a1demoPK/demo-device-01" in out
+    # the file named after the test, and the JUnit XML's property
+    trace_file = project / "pysim-traces" / "test_firmware.py_test_fails_and_shows_the_at_trace.trace.txt"
+    assert "TE->TA AT+IMQTTCONN\\r" in trace_file.read_text()
+    assert sorted(p.name for p in (project / "pysim-traces").iterdir()) == [trace_file.name]
+    failed = next(c for c in ET.parse(junit).getroot().iter("testcase")
+                  if c.get("name") == "test_fails_and_shows_the_at_trace")
+    properties = {p.get("name"): p.get("value") for p in failed.iter("property")}
+    assert "TE->TA AT+IMQTTCONN\\r" in properties["pysim_trace"]
+    assert properties["pysim_trace_file"] == str(trace_file)
+
+
+def test_plugin_under_xdist(project, demo_elf):
+    junit = project / "junit.xml"
+    done = run_pytest(project, "-n", "2", f"--pysim-firmware={demo_elf}", f"--junitxml={junit}")
+    assert "2 workers" in done.stdout or "gw1" in done.stdout, done.stdout[-2000:]
+    results = outcomes(junit)
+    assert results.pop("test_fails_and_shows_the_at_trace") == "failed"
+    assert set(results.values()) == {"passed"}, done.stdout[-4000:]
+    assert "- pysim trace (" in done.stdout          # the section travels back from the worker
+
+
+def test_help_and_fixture_docs(tmp_path):
+    done = run_pytest(tmp_path, "--help")
+    text = " ".join(done.stdout.split())
+    for option in ("--pysim-firmware=ELF", "--pysim-board=NAME", "--pysim-emulator", "--pysim-baud=N"):
+        assert option in text
+    assert "(default: qemu)" in text and "(default: netduinoplus2)" in text and "(default: unpaced)" in text
+    done = run_pytest(tmp_path, "--fixtures")
+    for name in ("dut", "pysim_firmware", "pysim_board", "pysim_emulator", "pysim_baud", "pysim_trace", "cloud",
+                 "device", "module_factory", "ica_module", "at", "mcu_session"):
+        block = done.stdout.split(f"\n{name} ", 1)
+        assert len(block) == 2, f"fixture {name} not listed"
+        assert "no docstring available" not in block[1].split("\n\n", 1)[0], f"fixture {name} has no docstring"
