@@ -28,6 +28,7 @@ from peripherals.ica import Faults, IcaModule, ModuleConfig, parse_cloud_spec
 from peripherals.ica.profiles import PROFILES
 from pysim import boards_command
 from pysim.attach import open_pty, serve_tcp
+from pysim.fleet import cli as fleet_cli
 from pysim.cloud import Cloud
 from pysim.events import EventLog
 from pysim.trace import TraceWriter
@@ -196,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write a JUnit XML report (a test case per step and check; the trace as system-out)")
     add_contract_and_debug_options(p)
     boards_command.add_parser(sub)
+    fleet_cli.add_parser(sub)   # pysim fleet (pysim/fleet/cli.py)
     return parser
 
 
@@ -505,7 +507,8 @@ async def _start_and_run(session, devices, checks, run_firmware):
 
 
 COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run,
-            "boards": lambda args, stop: boards_command.main(args)}
+            "boards": lambda args, stop: boards_command.main(args),
+            "fleet": lambda args, stop: fleet_cli.main(args)}
 
 
 def main(argv: list[str] | None = None) -> int:
