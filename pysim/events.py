@@ -217,10 +217,96 @@ class SessionError:
     errors: list[str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CloudRestart:
+    KIND: ClassVar[str] = "cloud.restart"
+
+
+@dataclass(frozen=True, slots=True)
+class MqttShutdownTimeout:
+    KIND: ClassVar[str] = "mqtt.shutdown_timeout"
+
+
+# ---- faults the simulator injects (pysim/faults/) -----------------------------------
+
+@dataclass(frozen=True, slots=True)
+class FaultOn:
+    KIND: ClassVar[str] = "fault.on"
+    fault: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultOff:
+    KIND: ClassVar[str] = "fault.off"
+    fault: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultUartBreak:
+    KIND: ClassVar[str] = "fault.uart.break"
+    bytes: int = 0
+    dir: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultNetOn:
+    KIND: ClassVar[str] = "fault.net.on"
+    fault: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultNetOff:
+    KIND: ClassVar[str] = "fault.net.off"
+    fault: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultNetRefused:
+    KIND: ClassVar[str] = "fault.net.refused"
+    service: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultNetUpstreamError:
+    KIND: ClassVar[str] = "fault.net.upstream_error"
+    service: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultNetDropped:
+    KIND: ClassVar[str] = "fault.net.dropped"
+    service: str = ""
+    dir: str = ""
+    bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FaultNetReset:
+    KIND: ClassVar[str] = "fault.net.reset"
+    service: str = ""
+    connections: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FaultNetDown:
+    KIND: ClassVar[str] = "fault.net.down"
+    service: str = ""
+    connections: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FaultNetUp:
+    KIND: ClassVar[str] = "fault.net.up"
+    service: str = ""
+
+
 SIMULATOR_EVENTS: dict[str, type] = {cls.KIND: cls for cls in (
-    MqttConnect, MqttDisconnect, MqttAuthFail, MqttPublish, MqttSubscribe, MqttDenied, CoapAuth, CoapRequest,
-    HttpAuth, HttpRequest, OtaAnnounce, OtaFetch, OtaInform, OtaProgress, CloudTlsUnavailable, ConsoleLine,
-    SessionError)}
+    MqttConnect, MqttDisconnect, MqttAuthFail, MqttPublish, MqttSubscribe, MqttDenied, MqttShutdownTimeout,
+    CoapAuth, CoapRequest, HttpAuth, HttpRequest, OtaAnnounce, OtaFetch, OtaInform, OtaProgress,
+    CloudTlsUnavailable, CloudRestart, ConsoleLine, SessionError,
+    FaultOn, FaultOff, FaultUartBreak, FaultNetOn, FaultNetOff, FaultNetRefused, FaultNetUpstreamError,
+    FaultNetDropped, FaultNetReset, FaultNetDown, FaultNetUp)}
 
 
 def declared(kind: str) -> type:
