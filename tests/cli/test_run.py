@@ -166,6 +166,10 @@ async def test_set_up_errors_are_one_clear_line(tmp_path, echo_elf):
     assert code == EXIT_SETUP and "is not an ELF file" in one_clear_line(err)
     code, _, err = await pysim_run("--firmware", tmp_path / "missing.elf")
     assert code == EXIT_SETUP and "no firmware at" in one_clear_line(err)
+    code, _, err = await pysim_run("--firmware", echo_elf, "--emulator", "renode", PYSIM_RENODE="/nonexistent/renode")
+    assert code == EXIT_SETUP and "renode" in one_clear_line(err)
+    code, _, err = await pysim_run("--firmware", echo_elf, "--board", "no-such-board")
+    assert code == EXIT_USAGE and "unknown board 'no-such-board' (known boards: " in one_clear_line(err)
     code, _, err = await pysim_run("--firmware", echo_elf, "--emulator", "qemu", PYSIM_QEMU="/nonexistent/qemu")
     assert code == EXIT_SETUP
     assert "is not on PATH" in one_clear_line(err) and "qemu" in err
