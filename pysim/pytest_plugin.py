@@ -16,7 +16,10 @@ Fixtures (``pytest --fixtures`` shows each one's docstring):
   ``dut`` uses: an indirect parametrize, else ``@pytest.mark.pysim(...)``, else the
   ``--pysim-*`` option, else the default;
 * async (pytest-asyncio), all on the one ``cloud`` of the test: ``cloud``, ``device``,
-  ``module_factory``, ``ica_module``, ``at`` and ``mcu_session``.
+  ``module_factory``, ``ica_module``, ``at`` and ``mcu_session``;
+* faults (docs/faults.md): ``mcu_session(fault_specs=[...])`` starts a session with faults,
+  ``session.inject_fault(spec)`` adds one during the run; for a module alone,
+  ``faults(module)`` gives a :class:`pysim.faults.FaultController` (removed at teardown).
 
 When a test fails, its trace (AT lines both ways with times, console lines, cloud
 events) is added to the report as the "pysim trace" section, to the JUnit XML as the
@@ -329,3 +332,25 @@ async def mcu_session(request: pytest.FixtureRequest, tmp_path: Path, cloud: Any
     finally:
         for session in made:
             await session.stop()
+
+
+@async_fixture
+async def faults() -> AsyncIterator[Callable[..., Any]]:
+    """Factory: ``controller = faults(module, seed=1)``, a :class:`pysim.faults.FaultController`
+    on a module under test (``controller.apply("module.cme:cmd=+IMQTTPUB,error=30")``); every
+    fault it applied is removed after the test."""
+    from pysim.faults import FaultController
+
+    made: list[Any] = []
+
+    def make(module: Any, seed: int = 1) -> Any:
+        controller = FaultController(module=module, events=module.events, seed=seed)
+        made.append(controller)
+        return controller
+
+    try:
+        yield make
+    finally:
+        for controller in made:
+            controller.clear()
+            await controller.module.injector.stop()
