@@ -15,7 +15,7 @@ ${TOPIC}        /${PK}/${DN}/user
 *** Test Cases ***
 Comes Up
     Wait For Line On Uart    ^BOOT thermostat fw=1\\.0\\.0$    regex=True
-    Wait For Line On Uart    READY    timeout=20s
+    Wait For Line On Uart    READY    timeout=30s
 
 Acknowledges A Target From The Cloud
     Publish As Cloud    ${TOPIC}/set    {"target":23}

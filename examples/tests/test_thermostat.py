@@ -14,12 +14,12 @@ TOPIC = "/a1thermoPK/thermostat-01/user"
 def test_boots_and_connects(dut):
     boot = dut.console.expect(r"^BOOT thermostat fw=(\S+)")
     assert boot.group(1) == "1.0.0"
-    dut.console.expect(r"^READY", timeout=20)
+    dut.console.expect(r"^READY", timeout=30)
     dut.uart.expect(r"^\+IMQTTSTATE:2$", direction="TA->TE")
 
 
 def test_target_from_the_cloud_is_acknowledged(dut):
-    dut.console.expect(r"^READY", timeout=20)
+    dut.console.expect(r"^READY", timeout=30)
     dut.cloud.publish(f"{TOPIC}/set", '{"target":22}')
     dut.console.expect(r"^SET target 22$")
     status = dut.cloud.expect_message(f"{TOPIC}/status")
@@ -27,7 +27,7 @@ def test_target_from_the_cloud_is_acknowledged(dut):
 
 
 def test_console_reading_is_published(dut):
-    dut.console.expect(r"^READY", timeout=20)
+    dut.console.expect(r"^READY", timeout=30)
     dut.console.write("temp 19\n")
     dut.console.expect(r"^PUB ok")
     assert dut.cloud.expect_message(f"{TOPIC}/temp").text == '{"temp":19}'
@@ -35,7 +35,7 @@ def test_console_reading_is_published(dut):
 
 
 def test_exit_code(dut):
-    dut.console.expect(r"^READY", timeout=20)
+    dut.console.expect(r"^READY", timeout=30)
     dut.console.write("exit 3\n")
     assert dut.wait_exit(10) == 3
 
@@ -48,7 +48,7 @@ def test_smoke_scenario(dut):
 @pytest.mark.asyncio
 async def test_async_style(dut):
     """The same parts awaited from an async test (pytest-asyncio)."""
-    await dut.console.expect(r"^READY", timeout=20)
+    await dut.console.expect(r"^READY", timeout=30)
     await dut.cloud.publish(f"{TOPIC}/set", '{"target":18}')
     match = await dut.console.expect(r"^SET target (\d+)$")
     assert match.group(1) == "18"

@@ -159,22 +159,40 @@ async def test_external_mosquitto_broker_instead_of_the_in_process_cloud(demo_el
     assert "mqtt.connect" not in out        # no in-process broker: its events are absent
 
 
-async def test_set_up_errors_are_one_clear_line(tmp_path, echo_elf):
+async def test_a_set_up_error_is_one_line_from_the_process(tmp_path):
     not_elf = tmp_path / "app.elf"
     not_elf.write_text("not an elf")
     code, _, err = await pysim_run("--firmware", not_elf)
-    assert code == EXIT_SETUP and "is not an ELF file" in one_clear_line(err)
-    code, _, err = await pysim_run("--firmware", tmp_path / "missing.elf")
+    assert code == EXIT_SETUP
+    assert one_clear_line(err) == f"pysim run: {not_elf} is not an ELF file (it starts with b'not '): give the linked .elf"
+
+
+def test_set_up_errors_are_one_clear_line(tmp_path, echo_elf, capsys, monkeypatch):
+    """The other set-up errors, run in this process (main() as the entry point calls it)."""
+    from pysim.cli import main
+
+    def pysim_run_here(*args: str | Path, **env: str) -> tuple[int, str]:
+        with monkeypatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            code = main(["run", *map(str, args)])
+        return code, capsys.readouterr().err
+
+    code, err = pysim_run_here("--firmware", tmp_path / "missing.elf")
     assert code == EXIT_SETUP and "no firmware at" in one_clear_line(err)
-    code, _, err = await pysim_run("--firmware", echo_elf, "--emulator", "qemu", PYSIM_QEMU="/nonexistent/qemu")
+    code, err = pysim_run_here("--firmware", echo_elf, "--emulator", "renode", PYSIM_RENODE="/nonexistent/renode")
+    assert code == EXIT_SETUP and "renode" in one_clear_line(err)
+    code, err = pysim_run_here("--firmware", echo_elf, "--board", "no-such-board")
+    assert code == EXIT_USAGE and "unknown board 'no-such-board' (known boards: " in one_clear_line(err)
+    code, err = pysim_run_here("--firmware", echo_elf, "--emulator", "qemu", PYSIM_QEMU="/nonexistent/qemu")
     assert code == EXIT_SETUP
     assert "is not on PATH" in one_clear_line(err) and "qemu" in err
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        code, _, err = await pysim_run("--firmware", echo_elf, "--mqtt-port", str(busy.getsockname()[1]))
+        code, err = pysim_run_here("--firmware", echo_elf, "--mqtt-port", str(busy.getsockname()[1]))
     assert code == EXIT_SETUP and "port is in use" in one_clear_line(err)
-    code, _, err = await pysim_run("--firmware", echo_elf, "--cloud", "mqtt://127.0.0.1:1")
+    code, err = pysim_run_here("--firmware", echo_elf, "--cloud", "mqtt://127.0.0.1:1")
     assert code == EXIT_SETUP and "cannot reach the broker" in one_clear_line(err)
 
 

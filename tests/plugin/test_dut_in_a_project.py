@@ -86,16 +86,20 @@ def outcomes(junit: Path) -> dict[str, str]:
     return result
 
 
-def test_plugin_in_a_project_sync_async_marker_and_failure_trace(project, demo_elf):
+def test_plugin_in_a_project_under_xdist(project, demo_elf):
+    """Sync and async tests, the marker and indirect parametrize, one failing test's trace
+    in the report, its file and the JUnit XML; on two pytest-xdist workers."""
     junit = project / "junit.xml"
-    done = run_pytest(project, f"--pysim-firmware={demo_elf}", f"--junitxml={junit}")
+    done = run_pytest(project, "-n", "2", f"--pysim-firmware={demo_elf}", f"--junitxml={junit}")
+    assert "created: 2/2 workers" in done.stdout, done.stdout[-2000:]
     assert outcomes(junit) == {
         "test_sync_console_cloud_and_ota": "passed", "test_async_dut": "passed",
         "test_async_module_fixtures_share_the_cloud": "passed", "test_marker_sets_the_baud": "passed",
         "test_indirect_parametrize_beats_the_marker[netduinoplus2]": "passed",
         "test_fails_and_shows_the_at_trace": "failed"}, done.stdout[-4000:]
     out = done.stdout
-    # the failure: the timeout names the pattern and the last lines; the trace section follows
+    # the failure points at the test's line and shows the last lines; the trace section follows
+    assert ">       dut.console.expect(r\"^STEP reboot ok\", timeout=1)" in out
     assert "no console line matching '^STEP reboot ok' within 1 s; last lines:" in out
     assert "- pysim trace (" in out
     assert 'TE->TA AT+IMQTTAUTH="a1demoPK","demo-device-01",' in out and "demo-secret-01" not in out
@@ -110,16 +114,6 @@ def test_plugin_in_a_project_sync_async_marker_and_failure_trace(project, demo_e
     properties = {p.get("name"): p.get("value") for p in failed.iter("property")}
     assert "TE->TA AT+IMQTTCONN\\r" in properties["pysim_trace"]
     assert properties["pysim_trace_file"] == str(trace_file)
-
-
-def test_plugin_under_xdist(project, demo_elf):
-    junit = project / "junit.xml"
-    done = run_pytest(project, "-n", "2", f"--pysim-firmware={demo_elf}", f"--junitxml={junit}")
-    assert "2 workers" in done.stdout or "gw1" in done.stdout, done.stdout[-2000:]
-    results = outcomes(junit)
-    assert results.pop("test_fails_and_shows_the_at_trace") == "failed"
-    assert set(results.values()) == {"passed"}, done.stdout[-4000:]
-    assert "- pysim trace (" in done.stdout          # the section travels back from the worker
 
 
 def test_help_and_fixture_docs(tmp_path):
