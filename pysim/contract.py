@@ -19,11 +19,14 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
+from typing import Any, Awaitable, Callable, ClassVar, Mapping
 
-if TYPE_CHECKING:
-    from pysim.emulators.base import Emulator
-    from pysim.uart import UartLink
+from pysim.uart import TE_TO_TA
+
+# The emulator (pysim.emulators.base.Emulator) and the UART link (pysim.uart.UartLink) are
+# typed as Any: pysim.emulators reads board contracts from here, so no import back.
+Emulator = Any
+UartLink = Any
 
 READY_KINDS = ("console:REGEX", "at-byte", "now")
 VERDICT_KINDS = ("exit", "console:REGEX", "runner")
@@ -137,7 +140,7 @@ def effective(run: FirmwareContract | None, board_contract: FirmwareContract) ->
     return (run or FirmwareContract()).over(board_contract.over(DEFAULTS))
 
 
-async def wait_ready(contract: FirmwareContract, emulator: "Emulator", link: "UartLink",
+async def wait_ready(contract: FirmwareContract, emulator: Emulator, link: UartLink,
                      start_link: Callable[[], Awaitable[None]], timeout: float | None) -> None:
     """Wait until the firmware is ready, starting the UART link at the right moment:
     after the ready line (console), before the first byte (at-byte), or at once."""
@@ -155,8 +158,7 @@ async def wait_ready(contract: FirmwareContract, emulator: "Emulator", link: "Ua
         await _until_exit_or(emulator, _first_at_byte(link, timeout), "the first byte on the AT UART")
 
 
-async def _first_at_byte(link: "UartLink", timeout: float | None) -> None:
-    from pysim.uart import TE_TO_TA
+async def _first_at_byte(link: UartLink, timeout: float | None) -> None:
     if link.delivered(TE_TO_TA):
         return
     seen = asyncio.get_running_loop().create_future()
@@ -174,7 +176,7 @@ async def _first_at_byte(link: "UartLink", timeout: float | None) -> None:
         link.listeners.remove(listener)
 
 
-async def wait_verdict(contract: FirmwareContract, emulator: "Emulator", timeout: float | None) -> int | None:
+async def wait_verdict(contract: FirmwareContract, emulator: Emulator, timeout: float | None) -> int | None:
     """The firmware's exit code by the contract's verdict, or None after ``timeout``.
     An emulator that ends (e.g. a fault's exit) gives its exit code in every mode."""
     verdict = contract.verdict or DEFAULTS.verdict
@@ -199,7 +201,7 @@ async def wait_verdict(contract: FirmwareContract, emulator: "Emulator", timeout
     return None
 
 
-async def _until_exit_or(emulator: "Emulator", awaitable: Awaitable[Any], what: str) -> None:
+async def _until_exit_or(emulator: Emulator, awaitable: Awaitable[Any], what: str) -> None:
     task = asyncio.ensure_future(awaitable)
     exited = asyncio.ensure_future(emulator.wait_exit(None))
     try:
