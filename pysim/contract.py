@@ -19,14 +19,27 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, fields, replace
-from typing import Any, Awaitable, Callable, ClassVar, Mapping
+from typing import Any, Awaitable, Callable, ClassVar, Mapping, Protocol
 
-from pysim.uart import TE_TO_TA
 
-# The emulator (pysim.emulators.base.Emulator) and the UART link (pysim.uart.UartLink) are
-# typed as Any: pysim.emulators reads board contracts from here, so no import back.
-Emulator = Any
-UartLink = Any
+# What the waits below use of an emulator and a UART link (pysim.emulators.base.Emulator,
+# pysim.uart.UartLink): described here, so that the board format, which reads contracts,
+# does not depend on the emulators that read boards.
+class _Console(Protocol):
+    async def wait_for_line(self, pattern: Any, timeout: float | None = ...) -> Any: ...
+
+
+class Emulator(Protocol):
+    console: _Console | None
+    returncode: int | None
+
+    async def wait_exit(self, timeout: float | None = ...) -> int | None: ...
+
+
+class UartLink(Protocol):
+    listeners: list[Callable[..., Any]]
+
+    def delivered(self, direction: str) -> bytes: ...
 
 READY_KINDS = ("console:REGEX", "at-byte", "now")
 VERDICT_KINDS = ("exit", "console:REGEX", "runner")
@@ -140,7 +153,7 @@ def effective(run: FirmwareContract | None, board_contract: FirmwareContract) ->
     return (run or FirmwareContract()).over(board_contract.over(DEFAULTS))
 
 
-async def wait_ready(contract: FirmwareContract, emulator: Emulator, link: UartLink,
+async def wait_ready(contract: FirmwareContract, emulator: "Emulator", link: "UartLink",
                      start_link: Callable[[], Awaitable[None]], timeout: float | None) -> None:
     """Wait until the firmware is ready, starting the UART link at the right moment:
     after the ready line (console), before the first byte (at-byte), or at once."""
@@ -158,7 +171,8 @@ async def wait_ready(contract: FirmwareContract, emulator: Emulator, link: UartL
         await _until_exit_or(emulator, _first_at_byte(link, timeout), "the first byte on the AT UART")
 
 
-async def _first_at_byte(link: UartLink, timeout: float | None) -> None:
+async def _first_at_byte(link: "UartLink", timeout: float | None) -> None:
+    from pysim.uart import TE_TO_TA
     if link.delivered(TE_TO_TA):
         return
     seen = asyncio.get_running_loop().create_future()
@@ -176,7 +190,7 @@ async def _first_at_byte(link: UartLink, timeout: float | None) -> None:
         link.listeners.remove(listener)
 
 
-async def wait_verdict(contract: FirmwareContract, emulator: Emulator, timeout: float | None) -> int | None:
+async def wait_verdict(contract: FirmwareContract, emulator: "Emulator", timeout: float | None) -> int | None:
     """The firmware's exit code by the contract's verdict, or None after ``timeout``.
     An emulator that ends (e.g. a fault's exit) gives its exit code in every mode."""
     verdict = contract.verdict or DEFAULTS.verdict
@@ -201,7 +215,7 @@ async def wait_verdict(contract: FirmwareContract, emulator: Emulator, timeout: 
     return None
 
 
-async def _until_exit_or(emulator: Emulator, awaitable: Awaitable[Any], what: str) -> None:
+async def _until_exit_or(emulator: "Emulator", awaitable: Awaitable[Any], what: str) -> None:
     task = asyncio.ensure_future(awaitable)
     exited = asyncio.ensure_future(emulator.wait_exit(None))
     try:
