@@ -27,6 +27,7 @@ from .config import ModuleConfig
 from .context import Context
 from .devauth import DeviceCredentials
 from .events import check
+from .faults import FaultInjector
 from .interfaces import EventSink, Observer
 from .nvstore import NvStore
 from .profiles import profile
@@ -52,6 +53,7 @@ class IcaModule:
         self._timer: asyncio.TimerHandle | None = None
         self._poll_task: asyncio.Task | None = None
         self._life: asyncio.Task | None = None
+        self.injector = FaultInjector(lambda kind, **d: self.observer(kind, module=self.config.name, **d))
         self._build()
 
     # ---- assembly -------------------------------------------------------
@@ -59,9 +61,9 @@ class IcaModule:
         ctx = self.ctx = Context(self.config, self.nv, self.observer)
         table = self.table = CommandTable(BY_NAME)
         compat = profile(self.config.profile)
-        self.engine = AtEngine(table, echo=self.config.echo and compat.echo, urc_ok=self.config.urc_ok,
-                               data_timeout=self.config.data_timeout, clock=self.clock,
-                               observer=self._observe, escapes=compat.escapes)
+        self.engine = AtEngine(self.injector.table(table), echo=self.config.echo and compat.echo,
+                               urc_ok=self.config.urc_ok, data_timeout=self.config.data_timeout,
+                               clock=self.clock, observer=self._observe, escapes=compat.escapes)
         ctx.engine = self.engine
         ctx.pump = self._pump
         self.basic = BasicCommands(ctx, table, self._reboot)
@@ -102,9 +104,13 @@ class IcaModule:
 
     def _pump(self) -> None:
         data = self.engine.data_to_send()
-        if data and self.on_output is not None:   # with no TE attached, as on an unplugged UART
-            self.on_output(data)
+        if data:
+            self.injector.send(data, self._output)
         self._arm_timer()
+
+    def _output(self, data: bytes) -> None:
+        if self.on_output is not None:   # with no TE attached, as on an unplugged UART
+            self.on_output(data)
 
     def _arm_timer(self) -> None:
         deadline = self.engine.next_deadline()
@@ -215,6 +221,7 @@ class IcaModule:
         if self._life is not None and not self._life.done():
             self._life.cancel()
             await asyncio.gather(self._life, return_exceptions=True)
+        await self.injector.stop()
         await self._shutdown(graceful=False)
 
     async def __aenter__(self) -> "IcaModule":
