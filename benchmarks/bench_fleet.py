@@ -13,6 +13,7 @@ reference is the issue's goal for this machine, 10,000 scripted modules.
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from benchlib import Figure, Report, parse_args, reproduce_command
 
@@ -31,6 +32,7 @@ async def sweep(broker: str, sizes: list[int], seconds: float) -> tuple[int, lis
         lines.append(f"{broker} {n} devices: connected {summary.connected}, sent {summary.sent}, lost "
                      f"{summary.lost}, p99 {lat['p99']:.0f} ms, CPU/device {summary.cpu_percent_per_device:.2f} %,"
                      f" RSS/device {summary.rss_mb_per_device:.1f} MB, broker CPU {summary.broker_cpu_percent:.0f} %")
+        print(f"step: {lines[-1]}", file=sys.stderr, flush=True)     # a long sweep shows its progress
         if not summary.ok:
             break
         best = n

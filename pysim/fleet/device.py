@@ -34,7 +34,15 @@ async def run_device(index: int, mqtt_url: str, start_at: float, seconds: float,
     creds = fleet_device(index)
     module = IcaModule(ModuleConfig(name=f"fleet{index}", echo=False, mqtt_url=mqtt_url))
     at = AtClient(module.feed, default_timeout=STARTUP_TIMEOUT)
-    module.on_output = at.feed
+    loop = asyncio.get_running_loop()
+    counting = False
+
+    def output(data: bytes) -> None:
+        at.feed(data)
+        if counting:                 # latency up to the moment the URC reaches the TE
+            _take(at, stats, loop)
+
+    module.on_output = output
     topic = f"/{creds.product_key}/{creds.device_name}/user/fleet"
     try:
         await at.expect_ok(f'AT+IMQTTAUTH="{creds.product_key}","{creds.device_name}","{creds.device_secret}"')
@@ -46,23 +54,20 @@ async def run_device(index: int, mqtt_url: str, start_at: float, seconds: float,
         await at.expect_ok(f'AT+IMQTTSUB="{topic}",{qos}')
         await at.wait_urc("+IMQTTSUB")
         stats.connected = True
-        loop = asyncio.get_running_loop()
+        counting = True
         total = int(seconds * rate)
         for k in range(total):
             delay = start_at + k / rate - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await at.expect_ok(f'AT+IMQTTPUB="{topic}",{qos},"{k} {loop.time():.6f}"')
             stats.sent += 1
-            _take(at, stats, loop)
+            await at.expect_ok(f'AT+IMQTTPUB="{topic}",{qos},"{k} {loop.time():.6f}"')
         deadline = loop.time() + 5
         while stats.received < stats.sent and loop.time() < deadline:
             await asyncio.sleep(0.05)
-            _take(at, stats, loop)
     except Exception as error:      # one device failing is counted, never stops the fleet
         stats.error = f"{type(error).__name__}: {error}"[:200]
     finally:
-        _take(at, stats, asyncio.get_running_loop())
         await module.stop()
 
 
