@@ -28,6 +28,7 @@ from peripherals.ica import Faults, IcaModule, ModuleConfig, parse_cloud_spec
 from peripherals.ica.profiles import PROFILES
 from pysim import boards_command
 from pysim.attach import open_pty, serve_tcp
+from pysim.fleet import cli as fleet_cli
 from pysim.cloud import Cloud
 from pysim.events import EventLog
 from pysim.trace import TraceWriter
@@ -64,8 +65,15 @@ exit codes:
 """ + "\n".join(f"  {code:3d}  {meaning}" for code, meaning in EXIT_CODES.items())
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in every option's help, examples kept as written."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's default in its help (unless the help says it or there is none);
+    examples kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, [], argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def device_spec(text: str) -> tuple[str, str, str]:
@@ -110,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cloud_ports(p)
     p.add_argument("--nv", type=Path, default=None, help="non-volatile store file (default: memory only)")
     p.add_argument("--no-echo", action="store_true", help="start with ATE0")
-    p.add_argument("--no-urc-ok", action="store_true", help="no OK after receive URCs (DECISIONS §11)")
+    p.add_argument("--no-urc-ok", action="store_true", help="no OK after receive URCs (docs/module-behaviour.md §11)")
     # compatibility profiles (peripherals/ica/profiles.py, docs/ARCHITECTURE.md)
     p.add_argument("--profile", choices=sorted(PROFILES), default="spec",
                    help="behave as the MCU-side clients of Alibaba's SDK 2.x (sdk2) or 3.x (sdk3) need "
@@ -159,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     checks.add_argument("--timeout", type=float, default=90.0, metavar="S", help="seconds the run may take")
     checks.add_argument("--timeout-exit-code", type=int, default=EXIT_TIMEOUT, metavar="N",
                         help="exit code when the run times out")
+    what.add_argument("--profile", choices=sorted(PROFILES), default="spec",
+                      help="module behaviour: the spec (docs/module-behaviour.md), or what the MCU-side clients "
+                           "of Alibaba's SDK 2.x (sdk2) or 3.x (sdk3) need")
     faults = p.add_argument_group("faults")
     faults.add_argument("--corrupt-ota-block", type=int, action="append", default=[], metavar="N",
                         help="corrupt OTA block N on the UART the first time it is sent (repeatable)")
@@ -186,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write a JUnit XML report (a test case per step and check; the trace as system-out)")
     add_contract_and_debug_options(p)
     boards_command.add_parser(sub)
+    fleet_cli.add_parser(sub)   # pysim fleet (pysim/fleet/cli.py)
     return parser
 
 
@@ -427,6 +439,7 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
                                      emulator=None if args.emulator == "auto" else args.emulator,
                                      baud=args.baud, trace=sink, device=devices[0], cloud=cloud,
                                      cloud_ports=(args.host, args.mqtt_port, args.coap_port, args.http_port),
+                                     module={"profile": args.profile},
                                      faults=Faults(corrupt_ota_blocks=set(args.corrupt_ota_block),
                                                    corrupt_ota_image=args.corrupt_ota_image),
                                      fault_specs=args.fault, seed=args.seed, capture=args.capture,
@@ -494,7 +507,8 @@ async def _start_and_run(session, devices, checks, run_firmware):
 
 
 COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run,
-            "boards": lambda args, stop: boards_command.main(args)}
+            "boards": lambda args, stop: boards_command.main(args),
+            "fleet": lambda args, stop: fleet_cli.main(args)}
 
 
 def main(argv: list[str] | None = None) -> int:
