@@ -270,7 +270,7 @@ def add_parser(subparsers) -> None:
                         "(default: the demo device when the capture is of it)")
     p.add_argument("--fault", action="append", default=[], metavar="SPEC",
                    help="a module fault for the replayed module (docs/faults.md), repeatable")
-    p.add_argument("--quiet", type=float, default=0.5,
+    p.add_argument("--quiet", type=float, default=1.0,
                    help="seconds of silence after which the replayed side is taken to have said all it will")
 
 

@@ -55,7 +55,7 @@ def test_capture_format_and_no_secret(demo_capture):
 
 
 async def test_module_replay_is_identical(demo_capture):
-    result = await replay_module(demo_capture)
+    result = await replay_module(demo_capture, quiet=2.0)
     assert result.expected_lines and result.identical, result.report()
 
 
@@ -67,7 +67,7 @@ async def test_module_replay_catches_a_changed_response(demo_capture):
 
 
 async def test_firmware_replay_without_module_or_cloud(demo_capture):
-    result = await replay_firmware(demo_capture, DEMO_FIRMWARE)
+    result = await replay_firmware(demo_capture, DEMO_FIRMWARE, quiet=2.0)   # a loaded host may be slow
     assert result.expected_lines and result.identical, result.report()
 
 
