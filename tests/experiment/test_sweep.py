@@ -7,7 +7,6 @@ import csv
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -89,15 +88,19 @@ def test_report_in_headless_chromium(sweep, tmp_path):
     assert all(n > 20 for n in present.values()), present     # each lane's events were painted
 
 
-def test_bad_sweep_files_fail_with_one_line(tmp_path):
+def test_bad_sweep_files_fail_with_one_line(tmp_path, capsys):
+    from pysim.cli import main
+
     bad = tmp_path / "bad.yaml"
     bad.write_text("grid:\n  speed: [1]\n")
-    run = subprocess.run([sys.executable, "-m", "pysim.cli", "experiment", str(bad)], capture_output=True, text=True)
-    assert run.returncode == 2
-    assert run.stderr.strip().count("\n") == 0 and "unknown grid parameter(s) speed" in run.stderr
-    run = subprocess.run([sys.executable, "-m", "pysim.cli", "experiment", str(tmp_path / "nope.yaml")],
-                         capture_output=True, text=True)
-    assert run.returncode == 2 and "no sweep file" in run.stderr
+    assert main(["experiment", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "unknown grid parameter(s) speed" in err
+    assert main(["experiment", str(tmp_path / "nope.yaml")]) == 2
+    assert "no sweep file" in capsys.readouterr().err
+    bad.write_text("grid: [1,\n")
+    assert main(["experiment", str(bad)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
 
 
 def test_progress_draws_on_a_terminal_only():
