@@ -117,3 +117,22 @@ def test_progress_draws_on_a_terminal_only():
         p.done()
     assert "\r" in tty.getvalue() and "[############............] 2/4 b" in tty.getvalue()
     assert log.getvalue().count("\n") == 1 and "\r" not in log.getvalue()
+
+
+def test_ota_progress_follows_the_firmwares_reports():
+    import io
+
+    from pysim.events import EventLog
+    from pysim.experiment.progress import OtaProgress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+    log, stream = EventLog(), Tty()
+    log.listeners.append(OtaProgress(stream, live=True))
+    log.emit("ota.announce", ("pk", "dn"), image="img1", version="1.1.0")
+    for step in ("0", "25", "50"):
+        log.emit("ota.progress", ("pk", "dn"), step=step, desc="downloading")
+    assert "OTA 1.1.0 [############............] 50/100 50% downloading" in stream.getvalue()
+    log.emit("ota.progress", ("pk", "dn"), step="100", desc="done")
+    assert stream.getvalue().endswith("OTA 1.1.0: 100/100 in 0s; done\n")
