@@ -71,6 +71,15 @@ async def test_firmware_replay_without_module_or_cloud(demo_capture):
     assert result.expected_lines and result.identical, result.report()
 
 
+def test_a_line_in_another_place_is_a_move_not_a_difference():
+    from pysim.replay import split_moves
+    kept, moved = split_moves(["A", "+IMQTTPUB:5,0", "B", "C"], ["A", "B", "+IMQTTPUB:5,0", "X"])
+    assert moved == ["+IMQTTPUB:5,0"] and kept == ["line 3: expected 'C', got 'X'"]
+    kept, moved = split_moves(["A", "+IMQTTPUB:5,0"], ["A", "+IMQTTPUB:5,1"])
+    assert kept == ["asynchronous line expected '+IMQTTPUB:5,0', missing",
+                    "asynchronous line unexpected '+IMQTTPUB:5,1'"] and moved == []
+
+
 def test_diff_lines_names_each_difference():
     assert diff_lines(["A", "B", "C"], ["A", "X", "C", "D"]) == [
         "line 2: expected 'B', got 'X'", "line 4: unexpected 'D'"]
