@@ -445,6 +445,9 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
                                      fault_specs=args.fault, seed=args.seed, capture=args.capture,
                                      fault_proxy=scenario_needs_proxy(scenario),
                                      icount="shift=auto" if args.icount == "auto" else args.icount))
+    if args.quiet:   # no live trace: an OTA transfer still shows as a progress line on a terminal
+        from pysim.experiment.progress import OtaProgress
+        session.events.listeners.append(OtaProgress())
     checks = RunChecks(expect_text=args.expect_text, fail_text=args.fail_text, scenario=scenario,
                        timeout=args.timeout, skip_faults=args.no_faults)
     started = asyncio.ensure_future(_start_and_run(session, devices, checks, run_firmware))

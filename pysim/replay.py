@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import difflib
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ class ReplayResult:
     got_lines: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
     stalls: int = 0                # steps where the replayed side stayed quiet short of the capture
+    moved: list[str] = field(default_factory=list)   # lines that came, but elsewhere (timing, not content)
 
     @property
     def identical(self) -> bool:
@@ -49,6 +51,9 @@ class ReplayResult:
     def report(self) -> str:
         head = (f"replay: drove {self.sent_bytes} bytes {self.drove}; "
                 f"{len(self.expected_lines)} lines expected, {len(self.got_lines)} got")
+        if self.moved:
+            head += f"; {len(self.moved)} line(s) in another place (asynchronous, timing): " + \
+                ", ".join(repr(line) for line in self.moved)
         if self.identical:
             return head + "; identical"
         return "\n".join([head + f"; {len(self.differences)} difference(s):", *self.differences])
@@ -140,8 +145,40 @@ async def lockstep(records: list[dict], drive: str, send: Callable[[bytes], Awai
     await asyncio.sleep(0)      # nothing more is owed, but let a last burst land
     result.expected_lines = split_lines(bytes(expected))
     result.got_lines = split_lines(mask(bytes(watched.data)))
-    result.differences = diff_lines(result.expected_lines, result.got_lines)
+    result.differences, result.moved = split_moves(result.expected_lines, result.got_lines)
     return result
+
+
+# result URCs (`+CMD:<id>,<status>`) and state URCs come when the network says, not when
+# the TE asks: their place among the other lines is timing; whether they come is content
+ASYNC = re.compile(r"^\+I[A-Z]+:\d+,\d+$|^\+IMQTTSTATE:\d$")
+
+
+def split_moves(expected: list[str], got: list[str]) -> tuple[list[str], list[str]]:
+    """(differences, moved lines): the lines are compared in order without the asynchronous
+    result URCs; those are compared as a set (one in another place is a move, not a difference)."""
+    from collections import Counter
+
+    differences = diff_lines([l for l in expected if not ASYNC.match(l)], [l for l in got if not ASYNC.match(l)])
+    want = Counter(l for l in expected if ASYNC.match(l))
+    have = Counter(l for l in got if ASYNC.match(l))
+    differences += [f"asynchronous line expected {line!r}, missing" for line in (want - have).elements()]
+    differences += [f"asynchronous line unexpected {line!r}" for line in (have - want).elements()]
+    moved = [line for line, place in _places(expected).items()
+             if line in _places(got) and _places(got)[line] != place and want[line] and have[line]]
+    return differences, moved
+
+
+def _places(lines: list[str]) -> dict[str, list[int]]:
+    """Each asynchronous line -> how many other lines came before each time it came."""
+    places: dict[str, list[int]] = {}
+    others = 0
+    for line in lines:
+        if ASYNC.match(line):
+            places.setdefault(line, []).append(others)
+        else:
+            others += 1
+    return places
 
 
 def uart_records(path: Path | str) -> tuple[dict, list[dict]]:
@@ -270,7 +307,7 @@ def add_parser(subparsers) -> None:
                         "(default: the demo device when the capture is of it)")
     p.add_argument("--fault", action="append", default=[], metavar="SPEC",
                    help="a module fault for the replayed module (docs/faults.md), repeatable")
-    p.add_argument("--quiet", type=float, default=0.5,
+    p.add_argument("--quiet", type=float, default=1.0,
                    help="seconds of silence after which the replayed side is taken to have said all it will")
 
 

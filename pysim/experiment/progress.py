@@ -61,3 +61,31 @@ class Progress:
 def _duration(seconds: float) -> str:
     seconds = max(0, int(seconds))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class OtaProgress:
+    """An event-log listener that shows an OTA transfer as a progress line: started by the
+    cloud's announcement (``ota.announce``), moved by the firmware's progress reports
+    (``ota.progress``, 0-100; a negative step is a failure), done at 100."""
+
+    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None) -> None:
+        self.stream, self.live = stream, live
+        self.progress: Progress | None = None
+
+    def __call__(self, event) -> None:
+        if event.kind == "ota.announce":
+            self.progress = Progress(100, f"OTA {event.detail.get('version', '')}".rstrip(),
+                                     stream=self.stream, live=self.live)
+            self.progress.update("announced")
+        elif event.kind == "ota.progress" and self.progress is not None:
+            try:
+                step = int(event.detail.get("step"))
+            except (TypeError, ValueError):
+                return
+            desc = str(event.detail.get("desc") or "")
+            if step < 0 or step >= 100:
+                self.progress.update(desc, count=max(step, 0) if step < 0 else 100)
+                self.progress.done(desc or ("failed" if step < 0 else "done"))
+                self.progress = None
+            else:
+                self.progress.update(f"{step}% {desc}".strip(), count=step)

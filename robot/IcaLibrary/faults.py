@@ -24,24 +24,37 @@ class FaultKeywords(LibraryContext):
         return handle.faults
 
     @keyword("Inject Fault")
-    def inject_fault(self, spec: str, module: int | str | None = None, device: int | str | None = None) -> None:
-        """Applies a fault now: ``LINK.KIND[:param=value,...]`` (docs/faults.md lists every kind).
+    def inject_fault(self, spec: str, module: int | str | None = None, device: int | str | None = None) -> str:
+        """Applies a fault now and returns it with every parameter spelled out (defaults filled in).
 
+        ``spec`` is ``LINK.KIND[:param=value,...]`` (docs/faults.md lists every kind).
         Module faults work on a `Start Module` module and on an MCU session; UART faults
         on an MCU session; network faults on an MCU session that has the fault proxy
         (started with a ``net.*`` fault). The fault stays until `Clear Faults`.
 
+        Fails, naming what is wrong, for a spec that does not parse or a fault the
+        target cannot take (a UART fault on a module alone, a network fault without the proxy).
+
         Example:
-        | Inject Fault | module.cme:cmd=+IMQTTPUB,error=30,times=1 |
+        | ${fault}= | Inject Fault | module.cme:cmd=+IMQTTPUB,error=30,times=1 |
         | Inject Fault | uart.stall:for=1.5 | device=second |
         """
         controller = self._fault_controller(module, device)
         try:
-            self._run(self._in_loop(controller.apply, spec))
+            handle = self._run(self._in_loop(controller.apply, spec))
         except (FaultError, FaultSpecError) as error:
             raise self._failure(str(error)) from None
+        params = ",".join(f"{k}={v}" for k, v in handle.spec.params.items() if v is not None)
+        return f"{handle.spec.kind}:{params}"
 
     @keyword("Clear Faults")
     def clear_faults(self, module: int | str | None = None, device: int | str | None = None) -> int:
-        """Takes every injected fault off the module or MCU session; returns how many were on."""
+        """Takes every injected fault off the module or MCU session and returns how many were on.
+
+        Fails when there is no module or MCU session to take faults off.
+
+        Example:
+        | ${n}= | Clear Faults |
+        | Should Be Equal As Integers | ${n} | 1 |
+        """
         return self._run(self._in_loop(self._fault_controller(module, device).clear))

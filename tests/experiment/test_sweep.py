@@ -7,7 +7,6 @@ import csv
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -89,15 +88,19 @@ def test_report_in_headless_chromium(sweep, tmp_path):
     assert all(n > 20 for n in present.values()), present     # each lane's events were painted
 
 
-def test_bad_sweep_files_fail_with_one_line(tmp_path):
+def test_bad_sweep_files_fail_with_one_line(tmp_path, capsys):
+    from pysim.cli import main
+
     bad = tmp_path / "bad.yaml"
     bad.write_text("grid:\n  speed: [1]\n")
-    run = subprocess.run([sys.executable, "-m", "pysim.cli", "experiment", str(bad)], capture_output=True, text=True)
-    assert run.returncode == 2
-    assert run.stderr.strip().count("\n") == 0 and "unknown grid parameter(s) speed" in run.stderr
-    run = subprocess.run([sys.executable, "-m", "pysim.cli", "experiment", str(tmp_path / "nope.yaml")],
-                         capture_output=True, text=True)
-    assert run.returncode == 2 and "no sweep file" in run.stderr
+    assert main(["experiment", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "unknown grid parameter(s) speed" in err
+    assert main(["experiment", str(tmp_path / "nope.yaml")]) == 2
+    assert "no sweep file" in capsys.readouterr().err
+    bad.write_text("grid: [1,\n")
+    assert main(["experiment", str(bad)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
 
 
 def test_progress_draws_on_a_terminal_only():
@@ -114,3 +117,22 @@ def test_progress_draws_on_a_terminal_only():
         p.done()
     assert "\r" in tty.getvalue() and "[############............] 2/4 b" in tty.getvalue()
     assert log.getvalue().count("\n") == 1 and "\r" not in log.getvalue()
+
+
+def test_ota_progress_follows_the_firmwares_reports():
+    import io
+
+    from pysim.events import EventLog
+    from pysim.experiment.progress import OtaProgress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+    log, stream = EventLog(), Tty()
+    log.listeners.append(OtaProgress(stream, live=True))
+    log.emit("ota.announce", ("pk", "dn"), image="img1", version="1.1.0")
+    for step in ("0", "25", "50"):
+        log.emit("ota.progress", ("pk", "dn"), step=step, desc="downloading")
+    assert "OTA 1.1.0 [############............] 50/100 50% downloading" in stream.getvalue()
+    log.emit("ota.progress", ("pk", "dn"), step="100", desc="done")
+    assert stream.getvalue().endswith("OTA 1.1.0: 100/100 in 0s; done\n")

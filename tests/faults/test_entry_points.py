@@ -36,7 +36,8 @@ def lib():
 def test_robot_inject_and_clear_fault(lib):
     lib.start_cloud()
     lib.start_module(echo=False)
-    lib.inject_fault("module.cme:cmd=+CGMI,error=30,times=0")
+    applied = lib.inject_fault("module.cme:cmd=+CGMI,error=30,times=0")
+    assert applied == "module.cme:cmd=+CGMI,error=30,times=0,rate=1.0"
     lib.send_at("AT+CGMI", expected="+CME ERROR:30")
     lib.send_at("AT+CGMI", expected="+CME ERROR:30")
     assert lib.clear_faults() == 1

@@ -55,7 +55,7 @@ def test_capture_format_and_no_secret(demo_capture):
 
 
 async def test_module_replay_is_identical(demo_capture):
-    result = await replay_module(demo_capture)
+    result = await replay_module(demo_capture, quiet=2.0)
     assert result.expected_lines and result.identical, result.report()
 
 
@@ -67,8 +67,17 @@ async def test_module_replay_catches_a_changed_response(demo_capture):
 
 
 async def test_firmware_replay_without_module_or_cloud(demo_capture):
-    result = await replay_firmware(demo_capture, DEMO_FIRMWARE)
+    result = await replay_firmware(demo_capture, DEMO_FIRMWARE, quiet=2.0)   # a loaded host may be slow
     assert result.expected_lines and result.identical, result.report()
+
+
+def test_a_line_in_another_place_is_a_move_not_a_difference():
+    from pysim.replay import split_moves
+    kept, moved = split_moves(["A", "+IMQTTPUB:5,0", "B", "C"], ["A", "B", "+IMQTTPUB:5,0", "X"])
+    assert moved == ["+IMQTTPUB:5,0"] and kept == ["line 3: expected 'C', got 'X'"]
+    kept, moved = split_moves(["A", "+IMQTTPUB:5,0"], ["A", "+IMQTTPUB:5,1"])
+    assert kept == ["asynchronous line expected '+IMQTTPUB:5,0', missing",
+                    "asynchronous line unexpected '+IMQTTPUB:5,1'"] and moved == []
 
 
 def test_diff_lines_names_each_difference():
