@@ -27,6 +27,7 @@ from typing import Awaitable, Callable
 from peripherals.ica import Faults, IcaModule, ModuleConfig, parse_cloud_spec
 from peripherals.ica.profiles import PROFILES
 from pysim import boards_command
+from pysim.fleet import command as fleet_command
 from pysim.attach import open_pty, serve_tcp
 from pysim.cloud import Cloud
 from pysim.events import EventLog
@@ -165,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write a JUnit XML report (a test case per step and check; the trace as system-out)")
     add_contract_and_debug_options(p)
     boards_command.add_parser(sub)
+    fleet_command.add_parser(sub)   # `pysim fleet` (pysim/fleet/command.py)
     return parser
 
 
@@ -454,7 +456,8 @@ async def _start_and_run(session, devices, checks, run_firmware):
 
 
 COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run,
-            "boards": lambda args, stop: boards_command.main(args)}
+            "boards": lambda args, stop: boards_command.main(args),
+            "fleet": lambda args, stop: fleet_command.main(args)}
 
 
 def main(argv: list[str] | None = None) -> int:
