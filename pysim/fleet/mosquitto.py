@@ -17,6 +17,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import pwd
 import secrets
 import shutil
 import socket
@@ -107,7 +108,8 @@ class Mosquitto:
         _write_private(directory / "passwd", "\n".join(users) + "\n")
         _write_private(directory / "acl", acl_text(self.devices))
         config = "\n".join([
-            "per_listener_settings false", "allow_anonymous false",
+            # started as root, mosquitto would become user `mosquitto` and not read our 0600 files
+            f"user {pwd.getpwuid(os.getuid()).pw_name}", "per_listener_settings false", "allow_anonymous false",
             f"password_file {directory / 'passwd'}", f"acl_file {directory / 'acl'}",
             f"listener {self.port} {self.host}", "max_connections -1", "persistence false",
             "max_queued_messages 10000", "max_inflight_messages 100", "set_tcp_nodelay true",
