@@ -123,3 +123,12 @@ def test_a_killed_shard_disturbs_no_other_and_leaves_no_process_or_port():
     with pytest.raises(OSError):
         import socket
         socket.create_connection((host, int(port)), timeout=2).close()
+
+
+def test_shards_as_tasks_of_a_local_two_worker_dask_cluster():
+    pytest.importorskip("dask.distributed")
+    summary = asyncio.run(Fleet(FleetOptions(scripted=4, duration=1, broker="mosquitto", shards=2,
+                                             executor="dask")).run())
+    assert summary["executor"] == "dask" and summary["shards"] == 2 and not summary["shard_failures"], summary
+    assert_exact(summary, 4)
+    assert summary["sent"] == 4
