@@ -36,6 +36,7 @@ from pysim.te import AtClient
 from .plan import EMULATED, FleetDevice, ShardSpec
 
 PROGRESS_EVERY = 0.5
+CONNECT_TRIES = 5
 RESULT_WAIT = 30.0          # after the last publish: how long results may take
 SEQ = re.compile(r'\\?"seq\\?":(\d+)')
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -47,6 +48,7 @@ class DeviceRecord:
     connected: bool = False
     attempted: int = 0
     failed: int = 0
+    retries: int = 0                 # connection attempts after a failed one
     sent: dict[int, float] = field(default_factory=dict)   # seq -> wall-clock send time, every attempted one
     error: str = ""
 
@@ -141,25 +143,43 @@ class Shard:
         spec = self.spec
         config = ModuleConfig(name=device.device_name, echo=False)
         config.use_cloud(spec.cloud)
-        module = IcaModule(config)
+        why: list[str] = []
+
+        def observe(kind: str, **detail: Any) -> None:   # keep why a connection failed
+            if kind in ("net.auth", "net.mqtt") and detail.get("reason") and not detail.get("ok", False):
+                why.append(str(detail["reason"]))
+
+        module = IcaModule(config, observer=observe)
         at = AtClient(module.feed, default_timeout=60.0)
         module.on_output = at.feed
         await module.start()
         try:
-            async with gate:
-                await at.expect_ok("AT+IMQTTAUTH=" + ",".join(
-                    at_string(x) for x in (device.product_key, device.device_name, device.device_secret)))
-                auth = await at.wait_urc("+IMQTTAUTH", timeout=60.0)
-                if auth.text != "+IMQTTAUTH:OK":
-                    raise ConnectionError(auth.text)
-                await at.expect_ok("AT+IMQTTCONN")
-                state = await at.wait_urc("+IMQTTSTATE", timeout=60.0)
-                if state.text != "+IMQTTSTATE:2":
-                    raise ConnectionError(state.text)
+            for attempt in range(CONNECT_TRIES):   # as a TE would: MQTT's TIMEOUT is 2 s at most
+                try:
+                    async with gate:
+                        await self._connect(device, at, why)
+                    break
+                except ConnectionError:
+                    if attempt == CONNECT_TRIES - 1:
+                        raise
+                    record.retries += 1
+                    await asyncio.sleep(self.rng.uniform(0.5, 2.0))
             record.connected = True
             await self._publish_loop(device, record, at)
         finally:
             await module.stop()
+
+    @staticmethod
+    async def _connect(device: FleetDevice, at: AtClient, why: list[str]) -> None:
+        await at.expect_ok("AT+IMQTTAUTH=" + ",".join(
+            at_string(x) for x in (device.product_key, device.device_name, device.device_secret)))
+        auth = await at.wait_urc("+IMQTTAUTH", timeout=60.0)
+        if auth.text != "+IMQTTAUTH:OK":
+            raise ConnectionError(f"{auth.text} ({'; '.join(why[-2:])})")
+        await at.expect_ok("AT+IMQTTCONN")
+        state = await at.wait_urc("+IMQTTSTATE", timeout=60.0)
+        if state.text != "+IMQTTSTATE:2":
+            raise ConnectionError(f"{state.text} ({'; '.join(why[-2:])})")
 
     async def _publish_loop(self, device: FleetDevice, record: DeviceRecord, at: AtClient) -> None:
         loop = asyncio.get_running_loop()

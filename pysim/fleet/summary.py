@@ -33,7 +33,7 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
     kinds = {d.device_name: d.kind for d in devices}
     arrivals = subscriber.arrivals if subscriber else {}
     latencies: list[float] = []
-    attempted = received = failed = connected = extra = 0
+    attempted = received = failed = connected = extra = retries = 0
     errors: dict[str, str] = {}
     by_kind: dict[str, dict[str, int]] = {}
     for name, record in records.items():
@@ -50,6 +50,7 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
         attempted += len(sent)
         received += len(matched)
         failed += record["failed"]
+        retries += record.get("retries", 0)
         connected += record["connected"]
         if record["error"]:
             errors[name] = record["error"]
@@ -66,7 +67,7 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
         "rate": options.rate, "duration_s": options.duration, "qos": options.qos,
         "connected": connected, "sent": attempted, "received": received, "lost": attempted - received,
         "failed": failed, "duplicates": subscriber.duplicates if subscriber else 0, "extra": extra,
-        "crashed_devices": crashed, "shard_failures": {str(k): v for k, v in failures.items()},
+        "connect_retries": retries, "crashed_devices": crashed, "shard_failures": {str(k): v for k, v in failures.items()},
         "device_errors": len(errors), "first_errors": dict(list(errors.items())[:5]),
         "by_kind": by_kind,
         "latency_ms": {"p50": ms(percentile(latencies, 50)), "p90": ms(percentile(latencies, 90)),
@@ -85,7 +86,7 @@ def text(summary: dict[str, Any]) -> str:
     lines = [
         f"fleet: {s['devices']} devices ({s['scripted']} scripted, {s['emulated']} emulated) on {s['broker']}, "
         f"{s['shards']} shards ({s['executor']}), {s['rate']:g} msg/s each for {s['duration_s']:g} s, QoS {s['qos']}",
-        f"  connected   {s['connected']}/{s['devices']}" + (f"  ({s['crashed_devices']} in crashed shards)"
+        f"  connected   {s['connected']}/{s['devices']}  (after {s['connect_retries']} retries)" + (f"  ({s['crashed_devices']} in crashed shards)"
                                                             if s["crashed_devices"] else ""),
         f"  sent        {s['sent']}",
         f"  received    {s['received']}",
