@@ -53,6 +53,8 @@ def search(kind: str, broker: str, steps: tuple[int, ...], duration: float, budg
                 f"CPU/device {summary['cpu_per_device_pct']:.3g}%, memory/device "
                 f"{summary['memory_per_device_kb']:.0f} KiB, broker CPU {summary['broker_cpu_pct']:.3g}% "
                 f"RSS {summary['broker_rss_mb']:.0f} MiB")
+        if not ok and summary["first_errors"]:
+            line += f"; first error: {next(iter(summary['first_errors'].values()))}"
         print(f"  [{kind} on {broker}] {line}", flush=True)
         lines.append(line)
         if not ok:

@@ -39,7 +39,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--duration", type=float, default=10.0, help="seconds each device publishes")
     p.add_argument("--qos", type=int, choices=(0, 1), default=1)
     p.add_argument("--shards", type=int, default=os.cpu_count() or 1, help="processes (or Dask tasks)")
-    p.add_argument("--connect-concurrency", type=int, default=100, help="devices connecting at once, per shard")
+    p.add_argument("--connect-concurrency", type=int, default=100,
+                   help="scripted devices connecting at once, per shard")
+    p.add_argument("--boot-concurrency", type=int, default=4,
+                   help="emulated devices starting (boot to first telemetry) at once, per shard")
     p.add_argument("--drain-timeout", type=float, default=10.0,
                    help="seconds without a new message after which the subscriber stops waiting")
     p.add_argument("--executor", choices=("processes", "dask"), default="processes",
@@ -64,7 +67,8 @@ def progress_line(fleet: Fleet) -> str:
 async def main(args: argparse.Namespace) -> int:
     options = FleetOptions(scripted=args.scripted, emulated=args.emulated, broker=args.broker, rate=args.rate,
                            duration=args.duration, qos=args.qos, shards=args.shards,
-                           connect_concurrency=args.connect_concurrency, drain_timeout=args.drain_timeout,
+                           connect_concurrency=args.connect_concurrency,
+                           boot_concurrency=args.boot_concurrency, drain_timeout=args.drain_timeout,
                            executor=args.executor, dask_address=args.dask_address)
     live = sys.stderr.isatty() and not args.quiet
 

@@ -56,7 +56,8 @@ class ShardSpec:
     rate: float = 1.0                      # messages per device per second
     duration: float = 10.0                 # seconds each device publishes
     qos: int = 1
-    connect_concurrency: int = 100         # devices connecting at once in this shard
+    connect_concurrency: int = 100         # scripted devices connecting at once in this shard
+    boot_concurrency: int = 4              # emulated devices starting (boot to first telemetry) at once
     firmware: dict[str, str] = field(default_factory=dict)   # device name -> ELF (emulated devices)
     emulator: str = "qemu"
     boot_timeout: float = 60.0

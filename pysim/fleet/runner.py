@@ -46,7 +46,8 @@ class FleetOptions:
     duration: float = 10.0                 # seconds each device publishes
     qos: int = 1
     shards: int = field(default_factory=lambda: os.cpu_count() or 1)
-    connect_concurrency: int = 100         # per shard
+    connect_concurrency: int = 100         # scripted devices connecting at once, per shard
+    boot_concurrency: int = 4              # emulated devices starting at once, per shard
     drain_timeout: float = 10.0            # after the shards: how long the subscriber may still wait
     executor: str = "processes"            # processes | dask
     dask_address: str | None = None        # a running scheduler; None: a LocalCluster of `shards` workers
@@ -215,6 +216,7 @@ class Fleet:
             except (OSError, ConnectionError) as error:
                 raise FleetError(str(error)) from None
             specs = [ShardSpec(i, part, addresses, o.rate, o.duration, o.qos, o.connect_concurrency,
+                               o.boot_concurrency,
                                {d.device_name: firmware[d.device_name] for d in part if d.kind == EMULATED})
                      for i, part in enumerate(split(self.devices, o.shards))]
             t0 = time.monotonic()

@@ -110,6 +110,7 @@ class Shard:
         rss_base, t0 = rss_kb(), time.monotonic()
         usage0 = resource.getrusage(resource.RUSAGE_SELF)
         gate = asyncio.Semaphore(self.spec.connect_concurrency)
+        self.boot_gate = asyncio.Semaphore(self.spec.boot_concurrency)
         reporter = asyncio.ensure_future(self._report_loop())
         try:
             await asyncio.gather(*(self._device(d, gate) for d in self.spec.devices))
@@ -132,7 +133,7 @@ class Shard:
         record = self.records[device.device_name]
         try:
             if device.kind == EMULATED:
-                await self._emulated(device, record, gate)
+                await self._emulated(device, record, self.boot_gate)
             else:
                 await self._scripted(device, record, gate)
         except Exception as error:   # one device's failure is its own
@@ -229,6 +230,7 @@ class Shard:
         spec = self.spec
         wanted = spec.messages_per_device
         enough = asyncio.Event()
+        publishing = asyncio.Event()
 
         def observe(kind: str, **detail: Any) -> None:
             if kind == "net.mqtt" and detail.get("what") == "connected":
@@ -241,6 +243,7 @@ class Shard:
                 if match and record.attempted < wanted:
                     record.attempted += 1
                     record.sent[int(match.group(1))] = time.time()
+                    publishing.set()
                     if record.attempted >= wanted:
                         enough.set()
 
@@ -260,7 +263,13 @@ class Shard:
                     self.pids.add(emulator.pid)
                 await firmware_contract.wait_ready(contract, emulator, link,
                                                    lambda: link.start(emulator.uart, module), spec.boot_timeout)
-            exited = asyncio.ensure_future(emulator.wait_exit())
+                # hold the gate through the firmware's start-up steps (MQTT, CoAP, HTTP):
+                # a few devices starting at a time, the others already publishing
+                exited = asyncio.ensure_future(emulator.wait_exit())
+                started = asyncio.ensure_future(publishing.wait())
+                await asyncio.wait([exited, started], timeout=spec.boot_timeout,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                started.cancel()
             done = asyncio.ensure_future(enough.wait())
             await asyncio.wait([exited, done], timeout=spec.boot_timeout + spec.duration * 3,
                                return_when=asyncio.FIRST_COMPLETED)
