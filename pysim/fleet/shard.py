@@ -164,7 +164,7 @@ class Shard:
                     if attempt == CONNECT_TRIES - 1:
                         raise
                     record.retries += 1
-                    await asyncio.sleep(self.rng.uniform(0.5, 2.0))
+                    await asyncio.sleep(self.rng.uniform(0.5, 2.0) * (attempt + 1))   # back off
             record.connected = True
             await self._publish_loop(device, record, at)
         finally:
