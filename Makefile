@@ -7,9 +7,9 @@ VENV      := .venv
 VPY       := $(VENV)/bin/python
 DOCS_DIR  ?= build/docs
 APT_PKGS  := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi mosquitto mosquitto-clients libcoap3-bin \
-             clang libclang-rt-dev gdb-multiarch
+             clang libclang-rt-dev gdb-multiarch chromium
 # command that proves each package is there
-APT_CMDS  := qemu-system-arm arm-none-eabi-gcc /usr/sbin/mosquitto mosquitto_sub coap-client-notls clang gdb-multiarch
+APT_CMDS  := qemu-system-arm arm-none-eabi-gcc /usr/sbin/mosquitto mosquitto_sub coap-client-notls clang gdb-multiarch chromium
 
 # Renode (optional second emulator): `make renode` installs the prebuilt Renode found in
 # RENODE_SHARED into .renode/ (where pysim finds it), with the Debian packages it runs on,

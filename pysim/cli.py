@@ -27,11 +27,17 @@ from typing import Awaitable, Callable
 from peripherals.ica import Faults, IcaModule, ModuleConfig, parse_cloud_spec
 from peripherals.ica.profiles import PROFILES
 from pysim import boards_command
-from pysim.fleet import command as fleet_command
 from pysim.attach import open_pty, serve_tcp
+from pysim.fleet import cli as fleet_cli
 from pysim.cloud import Cloud
 from pysim.events import EventLog
 from pysim.trace import TraceWriter
+
+from pysim import replay as replay_cli
+from pysim.experiment import cli as experiment_cli
+
+# subcommands kept in their own modules: add_parser(subparsers) and main(args) -> int
+EXTERNAL = {"experiment": experiment_cli, "replay": replay_cli}
 
 EXIT_PASS = 0
 EXIT_FAILED = 1
@@ -59,8 +65,15 @@ exit codes:
 """ + "\n".join(f"  {code:3d}  {meaning}" for code, meaning in EXIT_CODES.items())
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in every option's help, examples kept as written."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's default in its help (unless the help says it or there is none);
+    examples kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, [], argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def device_spec(text: str) -> tuple[str, str, str]:
@@ -105,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cloud_ports(p)
     p.add_argument("--nv", type=Path, default=None, help="non-volatile store file (default: memory only)")
     p.add_argument("--no-echo", action="store_true", help="start with ATE0")
-    p.add_argument("--no-urc-ok", action="store_true", help="no OK after receive URCs (DECISIONS §11)")
+    p.add_argument("--no-urc-ok", action="store_true", help="no OK after receive URCs (docs/module-behaviour.md §11)")
     # compatibility profiles (peripherals/ica/profiles.py, docs/ARCHITECTURE.md)
     p.add_argument("--profile", choices=sorted(PROFILES), default="spec",
                    help="behave as the MCU-side clients of Alibaba's SDK 2.x (sdk2) or 3.x (sdk3) need "
@@ -114,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fault: corrupt OTA block N on the UART the first time it is sent")
     p.add_argument("--corrupt-ota-image", action="store_true",
                    help="fault: corrupt downloaded images so the TE's MD5 check fails")
+
+    for module in EXTERNAL.values():            # subcommands in their own modules
+        module.add_parser(sub)
 
     p = sub.add_parser("run", formatter_class=HelpFormatter, epilog=RUN_EXAMPLES,
                        help="run a firmware against the module and a cloud and judge it (CI runner)",
@@ -151,12 +167,27 @@ def build_parser() -> argparse.ArgumentParser:
     checks.add_argument("--timeout", type=float, default=90.0, metavar="S", help="seconds the run may take")
     checks.add_argument("--timeout-exit-code", type=int, default=EXIT_TIMEOUT, metavar="N",
                         help="exit code when the run times out")
+    what.add_argument("--profile", choices=sorted(PROFILES), default="spec",
+                      help="module behaviour: the spec (docs/module-behaviour.md), or what the MCU-side clients "
+                           "of Alibaba's SDK 2.x (sdk2) or 3.x (sdk3) need")
     faults = p.add_argument_group("faults")
     faults.add_argument("--corrupt-ota-block", type=int, action="append", default=[], metavar="N",
                         help="corrupt OTA block N on the UART the first time it is sent (repeatable)")
     faults.add_argument("--corrupt-ota-image", action="store_true",
                         help="corrupt downloaded images so the firmware's MD5 check fails")
     faults.add_argument("--no-faults", action="store_true", help="skip the scenario's inject_fault steps")
+    # ---- faults, capture, determinism (issue 9: docs/faults.md, docs/determinism.md) ----
+    faults.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                        help="inject a fault from the start, LINK.KIND[:param=value,...] (repeatable; "
+                             "`pysim run --list-faults` lists every kind and its defaults)")
+    faults.add_argument("--list-faults", action="store_true", help="list the fault kinds and exit")
+    faults.add_argument("--seed", type=int, default=1, help="seed of every fault's random generator")
+    faults.add_argument("--capture", type=Path, default=None, metavar="FILE",
+                        help="write every link's bytes with their times to FILE (JSON lines; `pysim replay` reads it)")
+    faults.add_argument("--icount", default=None, metavar="SPEC",
+                        help="QEMU instruction counting, the -icount value: `auto` (shift=auto) or e.g. "
+                             "`shift=7,align=off,sleep=off` (docs/determinism.md)")
+    # ---- end of the faults block ----
     out = p.add_argument_group("output")
     out.add_argument("--quiet", action="store_true", help="no live trace, only the verdict")
     out.add_argument("--trace-file", type=Path, default=None, metavar="FILE", help="write the trace to this file")
@@ -166,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write a JUnit XML report (a test case per step and check; the trace as system-out)")
     add_contract_and_debug_options(p)
     boards_command.add_parser(sub)
-    fleet_command.add_parser(sub)   # `pysim fleet` (pysim/fleet/command.py)
+    fleet_cli.add_parser(sub)   # pysim fleet (pysim/fleet/cli.py)
     return parser
 
 
@@ -359,6 +390,16 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
         print(f"pysim run: {message}", file=sys.stderr, flush=True)
         return code
 
+    if args.list_faults:
+        from pysim.faults import describe_kinds
+        print_line(describe_kinds())
+        return EXIT_PASS
+    from pysim.faults import FaultSpecError, parse_fault
+    try:
+        for spec in args.fault:
+            parse_fault(spec)
+    except FaultSpecError as error:
+        return fail(EXIT_USAGE, f"bad --fault: {error}")
     demo = args.firmware is None or args.firmware.resolve() == DEMO_FIRMWARE
     scenario_path = args.scenario or (str(builtin_scenario("demo")) if demo and not args.expect_text else "none")
     try:
@@ -398,8 +439,12 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
                                      emulator=None if args.emulator == "auto" else args.emulator,
                                      baud=args.baud, trace=sink, device=devices[0], cloud=cloud,
                                      cloud_ports=(args.host, args.mqtt_port, args.coap_port, args.http_port),
+                                     module={"profile": args.profile},
                                      faults=Faults(corrupt_ota_blocks=set(args.corrupt_ota_block),
-                                                   corrupt_ota_image=args.corrupt_ota_image)))
+                                                   corrupt_ota_image=args.corrupt_ota_image),
+                                     fault_specs=args.fault, seed=args.seed, capture=args.capture,
+                                     fault_proxy=scenario_needs_proxy(scenario),
+                                     icount="shift=auto" if args.icount == "auto" else args.icount))
     checks = RunChecks(expect_text=args.expect_text, fail_text=args.fail_text, scenario=scenario,
                        timeout=args.timeout, skip_faults=args.no_faults)
     started = asyncio.ensure_future(_start_and_run(session, devices, checks, run_firmware))
@@ -436,6 +481,12 @@ async def cmd_run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     return code
 
 
+def scenario_needs_proxy(scenario) -> bool:
+    """A scenario that injects a network fault needs the fault proxy from the start."""
+    return scenario is not None and any(
+        step.kind == "inject_fault" and str(step.args.get("fault", "")).startswith("net.") for step in scenario.steps)
+
+
 class SetupFailed(Exception):
     def __init__(self, error: BaseException) -> None:
         super().__init__(str(error))
@@ -457,11 +508,13 @@ async def _start_and_run(session, devices, checks, run_firmware):
 
 COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run,
             "boards": lambda args, stop: boards_command.main(args),
-            "fleet": lambda args, stop: fleet_command.main(args)}
+            "fleet": lambda args, stop: fleet_cli.main(args)}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in EXTERNAL:
+        return EXTERNAL[args.command].main(args)
     command = COMMANDS[args.command]
     # libraries (amqtt, aiocoap) log their own tracebacks on errors we report in one line
     logging.getLogger().addHandler(logging.NullHandler())

@@ -19,11 +19,27 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
+from typing import Any, Awaitable, Callable, ClassVar, Mapping, Protocol
 
-if TYPE_CHECKING:
-    from pysim.emulators.base import Emulator
-    from pysim.uart import UartLink
+
+# What the waits below use of an emulator and a UART link (pysim.emulators.base.Emulator,
+# pysim.uart.UartLink): described here, so that the board format, which reads contracts,
+# does not depend on the emulators that read boards.
+class _Console(Protocol):
+    async def wait_for_line(self, pattern: Any, timeout: float | None = ...) -> Any: ...
+
+
+class Emulator(Protocol):
+    console: _Console | None
+    returncode: int | None
+
+    async def wait_exit(self, timeout: float | None = ...) -> int | None: ...
+
+
+class UartLink(Protocol):
+    listeners: list[Callable[..., Any]]
+
+    def delivered(self, direction: str) -> bytes: ...
 
 READY_KINDS = ("console:REGEX", "at-byte", "now")
 VERDICT_KINDS = ("exit", "console:REGEX", "runner")

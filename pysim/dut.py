@@ -40,6 +40,7 @@ class _Part:
         self._dut = dut
 
     def _call(self, coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
+        __tracebackhide__ = True   # pytest: a failure points at the test's line
         return self._dut._call(coro, timeout)
 
 
@@ -49,10 +50,12 @@ class DutConsole(_Part):
     def expect(self, pattern: str | re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
         """The ``re.Match`` of the next console line that ``pattern`` searches (lines after
         the previous match); on a timeout an ``AssertionError`` showing the last lines."""
+        __tracebackhide__ = True
         return self._call(self._dut.session.console.expect(pattern, timeout), timeout)
 
     def expect_not(self, pattern: str | re.Pattern[str], window: float = 2.0) -> None:
         """Fail as soon as a console line matching ``pattern`` comes within ``window`` s."""
+        __tracebackhide__ = True
         return self._call(self._dut.session.console.expect_not(pattern, window), window)
 
     def write(self, data: bytes | str) -> None:
@@ -74,6 +77,7 @@ class DutUart(_Part):
                direction: str | None = None) -> re.Match[str]:
         """The match of the next AT line; ``direction``: ``"TE->TA"`` (to the module),
         ``"TA->TE"`` (from it) or None (either)."""
+        __tracebackhide__ = True
         return self._call(self._dut.session.expect_uart(pattern, timeout, direction), timeout)
 
 
@@ -99,11 +103,13 @@ class DutCloud(_Part):
         """The next message a device published on ``topic`` (MQTT wildcards allowed) whose
         payload ``payload`` (a regex) searches: a ``CloudMessage`` (``topic``, ``payload``,
         ``text``); on a timeout an ``AssertionError`` listing the last messages."""
+        __tracebackhide__ = True
         return self._call(self._dut.session.cloud_side.expect_message(topic, payload, timeout), timeout)
 
     def expect_request(self, protocol: str, path: str | None = None, timeout: float = 10.0) -> Any:
         """The first CoAP or HTTP request (``protocol``) at the cloud whose path ``path``
         searches: the cloud's event (``detail`` has method, path, result)."""
+        __tracebackhide__ = True
         return self._call(self._dut.session.cloud_side.expect_request(protocol, path, timeout), timeout)
 
     def push_ota(self, image: bytes | None = None, version: str = "1.1.0", *, size: int | None = None,
@@ -167,6 +173,7 @@ class Dut:
 
     def wait_exit(self, timeout: float | None = 10.0) -> int | None:
         """The firmware's exit code, or None while it still runs after ``timeout`` s."""
+        __tracebackhide__ = True
         return self._call(self.session.wait_exit(timeout), timeout or 0)
 
     def play(self, scenario: str | Path) -> Any:
@@ -178,11 +185,14 @@ class Dut:
         return self._call(player.play(), LIFECYCLE_TIMEOUT * 10)
 
     def _call(self, coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
+        __tracebackhide__ = True   # pytest: a failure points at the test's line
         future = self._loop.submit(coro)
         if _in_coroutine():
             return asyncio.wrap_future(future)
         try:
             return future.result(timeout + GRACE)
+        except AssertionError as failed:   # a failed check: the loop's frames say nothing to the test
+            raise failed.with_traceback(None) from None
         except concurrent.futures.TimeoutError:   # also the builtin TimeoutError (3.11): the call's own
             if future.done():
                 raise

@@ -1,4 +1,12 @@
-"""An append-only log of happenings that tests and traces can wait on."""
+"""An append-only log of happenings that tests and traces can wait on, and the
+declaration of every kind of happening the simulator reports.
+
+An :class:`Event` is a kind, a device and a detail dict. Each kind is declared once
+with its fields: the module's kinds (``at.*``, ``net.*``, ``module.*``, ...) in
+``peripherals/ica/events.py``, the cloud's and the session's below
+(:data:`SIMULATOR_EVENTS`); :func:`declared` finds either, and ``Event.typed`` is an
+event as its declared, frozen and slotted, dataclass.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,9 @@ import asyncio
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
+
+from peripherals.ica.events import EVENTS as MODULE_EVENTS
 
 
 PAYLOAD_KEEP = 1024   # bytes values up to this size are kept whole in an event
@@ -68,6 +78,158 @@ class Event:
         hidden = {"client_id", "module"} if self.device or "module" in self.detail else set()
         items = " ".join(f"{k}={_short(v)}" for k, v in self.detail.items() if k not in hidden)
         return f"{self.kind} {who}{items}".rstrip()
+
+
+    @property
+    def typed(self) -> Any:
+        """This event as its declared dataclass (TypeError for an undeclared kind or field)."""
+        cls = declared(self.kind)
+        return cls(**self.detail)
+
+
+# ---- what the cloud and the session report (the module's kinds: peripherals/ica/events.py)
+
+@dataclass(frozen=True, slots=True)
+class MqttConnect:
+    KIND: ClassVar[str] = "mqtt.connect"
+    client_id: str = ""
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MqttDisconnect:
+    KIND: ClassVar[str] = "mqtt.disconnect"
+    client_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MqttAuthFail:
+    KIND: ClassVar[str] = "mqtt.auth_fail"
+    client_id: str = ""
+    username: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MqttPublish:
+    """A message the broker delivers (from a device, the cloud itself or the OTA service)."""
+    KIND: ClassVar[str] = "mqtt.publish"
+    topic: str = ""
+    payload: bytes = b""
+    qos: int = 0
+    source: str = ""
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSubscribe:
+    KIND: ClassVar[str] = "mqtt.subscribe"
+    client_id: str = ""
+    topic: str = ""
+    qos: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MqttDenied:
+    """A publish or subscribe outside the device's topics."""
+    KIND: ClassVar[str] = "mqtt.denied"
+    action: str = ""
+    topic: str = ""
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CoapAuth:
+    KIND: ClassVar[str] = "coap.auth"
+    ok: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CoapRequest:
+    KIND: ClassVar[str] = "coap.request"
+    method: str = ""
+    path: str = ""
+    code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAuth:
+    KIND: ClassVar[str] = "http.auth"
+    ok: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    KIND: ClassVar[str] = "http.request"
+    method: str = ""
+    path: str = ""
+    status: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OtaAnnounce:
+    KIND: ClassVar[str] = "ota.announce"
+    image: str = ""
+    version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OtaFetch:
+    KIND: ClassVar[str] = "ota.fetch"
+    image: str = ""
+    status: int = 0
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OtaInform:
+    KIND: ClassVar[str] = "ota.inform"
+    version: str | None = None
+    error: str | None = None           # a malformed report
+    payload: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OtaProgress:
+    KIND: ClassVar[str] = "ota.progress"
+    step: str | None = None
+    desc: str | None = None
+    error: str | None = None
+    payload: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CloudTlsUnavailable:
+    KIND: ClassVar[str] = "cloud.tls_unavailable"
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleLine:
+    """A line of the firmware's debug console."""
+    KIND: ClassVar[str] = "console.line"
+    line: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionError:
+    KIND: ClassVar[str] = "session.error"
+    errors: list[str] | None = None
+
+
+SIMULATOR_EVENTS: dict[str, type] = {cls.KIND: cls for cls in (
+    MqttConnect, MqttDisconnect, MqttAuthFail, MqttPublish, MqttSubscribe, MqttDenied, CoapAuth, CoapRequest,
+    HttpAuth, HttpRequest, OtaAnnounce, OtaFetch, OtaInform, OtaProgress, CloudTlsUnavailable, ConsoleLine,
+    SessionError)}
+
+
+def declared(kind: str) -> type:
+    """The dataclass declaring ``kind`` (module or simulator); TypeError when none does."""
+    cls = SIMULATOR_EVENTS.get(kind) or MODULE_EVENTS.get(kind)
+    if cls is None:
+        raise TypeError(f"event kind {kind!r} is declared neither in pysim/events.py nor in "
+                        "peripherals/ica/events.py")
+    return cls
 
 
 def _short(value: Any, limit: int = 80) -> str:

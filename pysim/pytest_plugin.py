@@ -12,11 +12,14 @@ configure, and in async tests (with ``await``)::
 Fixtures (``pytest --fixtures`` shows each one's docstring):
 
 * ``dut``: firmware in an emulator + module + cloud (:class:`pysim.dut.Dut`);
-* ``pysim_firmware``, ``pysim_board``, ``pysim_emulator``, ``pysim_baud``: the values
+* ``pysim_firmware``, ``pysim_board``, ``pysim_emulator``, ``pysim_baud``, ``pysim_device``: the values
   ``dut`` uses: an indirect parametrize, else ``@pytest.mark.pysim(...)``, else the
   ``--pysim-*`` option, else the default;
 * async (pytest-asyncio), all on the one ``cloud`` of the test: ``cloud``, ``device``,
-  ``module_factory``, ``ica_module``, ``at`` and ``mcu_session``.
+  ``module_factory``, ``ica_module``, ``at`` and ``mcu_session``;
+* faults (docs/faults.md): ``mcu_session(fault_specs=[...])`` starts a session with faults,
+  ``session.inject_fault(spec)`` adds one during the run; for a module alone,
+  ``faults(module)`` gives a :class:`pysim.faults.FaultController` (removed at teardown).
 
 When a test fails, its trace (AT lines both ways with times, console lines, cloud
 events) is added to the report as the "pysim trace" section, to the JUnit XML as the
@@ -41,7 +44,8 @@ except ImportError:   # pragma: no cover - without pytest-asyncio only the sync 
     async_fixture = pytest.fixture
 
 DEFAULT_DEVICE = "a1testPK:test-device-01:test-secret-01"
-DEFAULTS: dict[str, Any] = {"firmware": None, "board": "netduinoplus2", "emulator": "qemu", "baud": None}
+DEFAULTS: dict[str, Any] = {"firmware": None, "board": "netduinoplus2", "emulator": "qemu", "baud": None,
+                            "device": None}
 MARKER = "pysim"
 
 
@@ -57,8 +61,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"emulator backend for `dut` and `mcu_session` (default: {DEFAULTS['emulator']})")
     group.addoption("--pysim-baud", default=None, type=int, metavar="N",
                     help="pace the UART between firmware and module at this baud rate (default: unpaced)")
-    group.addoption("--pysim-device", default=DEFAULT_DEVICE, metavar="PK:DN:SECRET",
-                    help=f"the device the `device` fixture registers (default: {DEFAULT_DEVICE})")
+    group.addoption("--pysim-device", default=None, metavar="PK:DN:SECRET",
+                    help="the firmware's device for `dut` (default: the demo's, a1demoPK:demo-device-01:...) and "
+                         f"the device the `device` fixture registers (default: {DEFAULT_DEVICE})")
     group.addoption("--pysim-trace", action="store_true",
                     help="print each test's readable trace as it happens (default: only on failure)")
     group.addoption("--pysim-trace-dir", default="pysim-traces", metavar="DIR",
@@ -189,6 +194,14 @@ def pysim_baud(request: pytest.FixtureRequest) -> int | None:
 
 
 @pytest.fixture
+def pysim_device(request: pytest.FixtureRequest) -> tuple[str, str, str] | None:
+    """The firmware's (PK, DN, SECRET) for `dut`, None for the demo's (parametrize indirect / marker /
+    --pysim-device); the marker and parametrize take "PK:DN:SECRET" or a tuple."""
+    value = pysim_value(request, "device")
+    return parse_device(value) if isinstance(value, str) else (tuple(value) if value else None)
+
+
+@pytest.fixture
 def pysim_trace(request: pytest.FixtureRequest) -> TestTrace:
     """The test's trace, shown and saved when the test fails (every pysim fixture adds to it)."""
     trace = request.node.stash.get(TRACE_KEY, None)
@@ -211,13 +224,15 @@ def _session_options(request: pytest.FixtureRequest, tmp_path: Path, **values: A
 
 @pytest.fixture
 def dut(request: pytest.FixtureRequest, tmp_path: Path, pysim_firmware: Path | None, pysim_board: str,
-        pysim_emulator: str, pysim_baud: int | None, pysim_trace: TestTrace) -> Iterator[Any]:
+        pysim_emulator: str, pysim_baud: int | None, pysim_device: tuple[str, str, str] | None,
+        pysim_trace: TestTrace) -> Iterator[Any]:
     """The device under test: `pysim_firmware` in `pysim_emulator` + a module + the in-process
     cloud, booted (:class:`pysim.dut.Dut`: ``console``, ``uart``, ``cloud``, ``module``); stopped after the test."""
     from pysim.dut import Dut
 
+    values: dict[str, Any] = {"device": pysim_device} if pysim_device else {}
     options = _session_options(request, tmp_path, firmware=pysim_firmware, board=pysim_board,
-                               emulator=pysim_emulator, baud=pysim_baud)
+                               emulator=pysim_emulator, baud=pysim_baud, **values)
     device = Dut.start(options)
     pysim_trace.sources.append(lambda: device.session.trace_lines)
     try:
@@ -245,7 +260,7 @@ async def cloud() -> AsyncIterator[Any]:
 @pytest.fixture
 def device(cloud: Any, request: pytest.FixtureRequest) -> Any:
     """Credentials (``--pysim-device``) registered in `cloud`: a ``DeviceCredentials``."""
-    return cloud.registry.add(*parse_device(request.config.getoption("--pysim-device")))
+    return cloud.registry.add(*parse_device(request.config.getoption("--pysim-device") or DEFAULT_DEVICE))
 
 
 @async_fixture
@@ -277,6 +292,7 @@ async def module_factory(cloud: Any, tmp_path: Path, pysim_trace: TestTrace
 
 @async_fixture
 async def _ica(module_factory: Callable[..., Awaitable[ModuleUnderTest]]) -> ModuleUnderTest:
+    """The module and AT client `ica_module` and `at` share."""
     return await module_factory()
 
 
@@ -316,3 +332,25 @@ async def mcu_session(request: pytest.FixtureRequest, tmp_path: Path, cloud: Any
     finally:
         for session in made:
             await session.stop()
+
+
+@async_fixture
+async def faults() -> AsyncIterator[Callable[..., Any]]:
+    """Factory: ``controller = faults(module, seed=1)``, a :class:`pysim.faults.FaultController`
+    on a module under test (``controller.apply("module.cme:cmd=+IMQTTPUB,error=30")``); every
+    fault it applied is removed after the test."""
+    from pysim.faults import FaultController
+
+    made: list[Any] = []
+
+    def make(module: Any, seed: int = 1) -> Any:
+        controller = FaultController(module=module, events=module.events, seed=seed)
+        made.append(controller)
+        return controller
+
+    try:
+        yield make
+    finally:
+        for controller in made:
+            controller.clear()
+            await controller.module.injector.stop()

@@ -25,14 +25,18 @@ from peripherals.ica import Faults, IcaModule, ModuleConfig
 from pysim import contract as firmware_contract
 from pysim import postmortem
 from pysim.cloud import Cloud
+from peripherals.ica.devauth import DeviceCredentials
+from pysim.capture import CaptureWriter
 from pysim.cloud_side import CloudSide, ExternalCloudSide, InProcessCloudSide
 from pysim.contract import FirmwareContract
-from pysim.emulators import Board, get_emulator
+from pysim.emulators import Board, emulator_class, get_emulator
 from pysim.emulators.board import built_app
 from pysim.emulators.base import Emulator
 from pysim.emulators.console import ConsoleClosed
-from pysim.events import EventLog
+from pysim.events import Event, EventLog
 from pysim.expect import LineBuffer
+from pysim.faults import FaultController, FaultError, FaultHandle, FaultSpec, parse_fault
+from pysim.faults.proxy import FaultProxy
 from pysim.trace import TraceWriter
 from pysim.uart import TA_TO_TE, TE_TO_TA, FaultHook, UartLink
 
@@ -61,6 +65,12 @@ class SessionOptions:
     contract: FirmwareContract | None = None  # this run's wiring/ready/verdict; None: the board's
     gdb_port: int | None = None               # serve GDB on 127.0.0.1:PORT
     gdb_wait: bool = False                    # hold the CPU until GDB continues it
+    # ---- faults, capture, icount (docs/faults.md, docs/experiments.md, docs/determinism.md) ----
+    fault_specs: list[str] = field(default_factory=list)   # applied once the UART link runs
+    fault_proxy: bool = False                 # put the fault proxy between module and cloud anyway
+    seed: int = 1                             # seeds every fault's generator
+    capture: Path | str | None = None         # write a capture (JSON lines, every link) here
+    icount: str | None = None                 # QEMU -icount value, e.g. "shift=7" (docs/determinism.md)
 
     @property
     def firmware_path(self) -> Path:
@@ -105,6 +115,9 @@ class Session:
         self.module: IcaModule | None = None
         self.emulator: Emulator | None = None
         self.link: UartLink | None = None
+        self.proxy: FaultProxy | None = None
+        self.faults: FaultController | None = None
+        self.capture: CaptureWriter | None = None
         self.console = LineBuffer("console")
         self.uart = LineBuffer("uart")
         self.trace_lines: list[str] = []
@@ -162,6 +175,7 @@ class Session:
             self.cloud.registry.add(*o.device)
             addresses = self.cloud.addresses
             self.cloud_side = InProcessCloudSide(self.cloud)
+        addresses = await self._start_fault_proxy(addresses)
         workdir = Path(o.workdir) if o.workdir else None
         config = ModuleConfig(nv_path=workdir / "ica-module.nv.json" if workdir else None,
                               faults=o.faults, **o.module)
@@ -178,7 +192,10 @@ class Session:
         board = Board.load(o.board)
         self.contract = firmware_contract.effective(o.contract, board.contract)
         board = board.with_wiring(self.contract.at_uart, self.contract.console_uart)
-        self.emulator = get_emulator(o.emulator, gdb_port=o.gdb_port, gdb_wait=o.gdb_wait)
+        if o.icount and emulator_class(o.emulator).name != "qemu":
+            raise ValueError("icount is a QEMU option: use the qemu emulator")
+        self.emulator = get_emulator(o.emulator, gdb_port=o.gdb_port, gdb_wait=o.gdb_wait,
+                                     **({"icount": o.icount} if o.icount else {}))
         self.t_spawn = time.monotonic()
         await self.emulator.start(firmware, board)
         console = self.emulator.console
@@ -197,6 +214,8 @@ class Session:
             self.startup_report = await self.postmortem(str(error))
             raise
         self.t_boot = time.monotonic()
+        self._start_faults()
+        self._start_capture()
 
     async def postmortem(self, reason: str) -> "postmortem.Report":
         """Where the firmware is, or was when it faulted (pysim/postmortem.py); call it
@@ -249,11 +268,14 @@ class Session:
         errors: list[BaseException] = []
         if self._console_watch is not None:
             self._console_watch.cancel()
-        for step in (self._stop_link, self._stop_emulator, self._stop_module, self._stop_cloud):
+        for step in (self._stop_link, self._stop_emulator, self._stop_module, self._stop_fault_proxy,
+                     self._stop_cloud):
             try:
                 await step()
             except Exception as error:   # keep stopping the rest
                 errors.append(error)
+        if self.capture is not None:
+            self.capture.close()
         self.trace.flush()
         if self.trace.event in self.events.listeners:
             self.events.listeners.remove(self.trace.event)
@@ -282,6 +304,69 @@ class Session:
         cloud, self.cloud = self.cloud, None
         if cloud and cloud is not self._shared_cloud:
             await cloud.stop()
+
+    # ---- faults (pysim/faults; docs/faults.md) ---------------------------------
+    async def _start_fault_proxy(self, addresses: dict[str, str]) -> dict[str, str]:
+        o = self.options
+        specs = [parse_fault(text) for text in o.fault_specs]    # bad specs fail before anything runs
+        if not (o.fault_proxy or any(spec.link == "net" for spec in specs)):
+            return addresses
+        self.proxy = FaultProxy(self.events)
+        return await self.proxy.start(addresses)
+
+    def _start_faults(self) -> None:
+        self.faults = FaultController(module=self.module, link=self.link, proxy=self.proxy,
+                                      events=self.events, seed=self.options.seed)
+        for text in self.options.fault_specs:
+            self.faults.apply(text)
+
+    def inject_fault(self, spec: str | FaultSpec) -> FaultHandle:
+        """Apply a fault now (``net.*`` needs the proxy: a net fault at start or fault_proxy=True)."""
+        if self.faults is None:
+            raise FaultError("the session has not started")
+        return self.faults.apply(spec)
+
+    def clear_faults(self, kind: str | None = None) -> int:
+        """Take every fault (of ``kind``) off; returns how many were active."""
+        return self.faults.clear(kind) if self.faults else 0
+
+    def _start_capture(self) -> None:
+        """Every link from now on (the boot line included) goes to the capture file."""
+        o = self.options
+        if o.capture is None:
+            return
+        assert self.link is not None and self.emulator is not None and self.emulator.console is not None
+        secret = o.device[2]
+        password = DeviceCredentials(*o.device).sign()
+        self.capture = capture = CaptureWriter(Path(o.capture), t0=self.t_spawn, secrets=[secret, password], meta={
+            "firmware": str(o.firmware_path), "board": o.board, "emulator": self.emulator.name,
+            "baud": o.baud, "faults": o.fault_specs, "seed": o.seed, "device": list(o.device[:2]),
+            "module_faults": {"corrupt_ota_blocks": sorted(o.faults.corrupt_ota_blocks),
+                              "corrupt_ota_image": o.faults.corrupt_ota_image}})
+        for line in self.emulator.console.lines:
+            capture.console(self.t_boot or time.monotonic(), line)
+        self.emulator.console.listeners.append(capture.console)
+        self.link.listeners.append(capture.uart)
+        self.events.listeners.append(self._capture_event)
+        if self.proxy is not None:
+            self.proxy.taps.append(capture.net)
+
+    def _capture_event(self, event: Event) -> None:
+        """An event for the capture; an announced OTA image goes with its bytes (a replay needs them)."""
+        assert self.capture is not None
+        if event.kind == "ota.announce" and self.cloud is not None:
+            image = self.cloud.ota.image(event.detail.get("image", ""))
+            if image is not None:
+                self.capture.event(Event("ota.image", event.device, {
+                    "image": image.id, "version": image.version, "data": image.data}, event.t))
+        self.capture.event(event)
+
+    async def _stop_fault_proxy(self) -> None:
+        proxy, self.proxy = self.proxy, None
+        if self.faults is not None:
+            self.faults.clear()
+        if proxy:
+            await proxy.stop()
 
     async def __aenter__(self) -> "Session":
         await self.start()

@@ -68,15 +68,28 @@ class Pacer:
 
 
 class ByteFaults:
-    """A seeded fault hook: drops each byte with probability ``drop`` and flips one bit
-    of each remaining byte with probability ``flip``. Counts what it did."""
+    """A seeded fault hook for one direction of the link, switchable while it runs.
 
-    def __init__(self, seed: int, *, drop: float = 0.0, flip: float = 0.0) -> None:
+    Per byte: dropped with probability ``drop``, else one bit flipped with probability
+    ``flip``, then sent twice with probability ``dup``. Per chunk: held back
+    ``delay_ms`` with probability ``delay``. :meth:`stall` stops the direction for a
+    while (bytes wait, none is lost). Counts what it did. The link asks :meth:`hold`
+    how long to wait before delivering each chunk.
+    """
+
+    def __init__(self, seed: int, *, drop: float = 0.0, flip: float = 0.0, dup: float = 0.0,
+                 delay: float = 0.0, delay_ms: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._rng = random.Random(seed)
-        self.drop, self.flip = drop, flip
-        self.dropped = self.flipped = 0
+        self._clock = clock
+        self.drop, self.flip, self.dup = drop, flip, dup
+        self.delay, self.delay_ms = delay, delay_ms
+        self.stalled: tuple[float, float] | None = None   # (start, end) on the clock
+        self.dropped = self.flipped = self.duplicated = self.delayed = 0
 
     def __call__(self, data: bytes) -> bytes:
+        if not (self.drop or self.flip or self.dup):
+            return data
         out = bytearray()
         for byte in data:
             if self._rng.random() < self.drop:
@@ -86,7 +99,33 @@ class ByteFaults:
                 byte ^= 1 << self._rng.randrange(8)
                 self.flipped += 1
             out.append(byte)
+            if self.dup and self._rng.random() < self.dup:
+                out.append(byte)
+                self.duplicated += 1
         return bytes(out)
+
+    def stall(self, after: float, duration: float) -> None:
+        start = self._clock() + after
+        self.stalled = (start, start + duration)
+
+    def hold(self) -> float:
+        """Seconds to wait before the chunk just filtered is delivered."""
+        wait = 0.0
+        if self.delay and self._rng.random() < self.delay:
+            self.delayed += 1
+            wait = self.delay_ms / 1000
+        if self.stalled is not None:
+            now = self._clock()
+            start, end = self.stalled
+            if now >= end:
+                self.stalled = None
+            elif now >= start:
+                wait = max(wait, end - now)
+        return wait
+
+    @property
+    def active(self) -> bool:
+        return bool(self.drop or self.flip or self.dup or self.delay or self.stalled)
 
 
 class UartLink:
@@ -114,6 +153,7 @@ class UartLink:
         self._ended: set[str] = set()  # directions whose pump has stopped
         self._tasks: list[asyncio.Task[None]] = []
         self._module: ModuleEndpoint | None = None
+        self._deliver: dict[str, Callable[[bytes], Awaitable[None]]] = {}
 
     async def start(self, te: Any, ta: ModuleEndpoint | tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
         """Start pumping. ``te``: a ``SerialStream`` or (reader, writer); ``ta``: a module
@@ -155,6 +195,7 @@ class UartLink:
                 self.te_closed.set()
             return data
 
+        self._deliver = {TE_TO_TA: self._recorded(TE_TO_TA, to_ta), TA_TO_TE: self._recorded(TA_TO_TE, to_te)}
         self._tasks = [asyncio.ensure_future(self._pump(TE_TO_TA, from_te, to_ta)),
                        asyncio.ensure_future(self._pump(TA_TO_TE, from_ta, to_te))]
 
@@ -196,10 +237,7 @@ class UartLink:
             tail = bytes(self._delivered[direction][-80:])
             raise TimeoutError(f"{data!r} not seen {direction} within {timeout} s; last bytes: {tail!r}") from None
 
-    async def _pump(self, direction: str, source: Callable[[], Awaitable[bytes]], deliver: Deliver) -> None:
-        pacer = Pacer(self.baud) if self.baud else None
-        fault = self.faults.get(direction)
-
+    def _recorded(self, direction: str, deliver: Deliver) -> Deliver:
         async def record_and_deliver(data: bytes) -> None:
             record = UartRecord(time.monotonic(), direction, bytes(data))
             self.records.append(record)
@@ -208,11 +246,26 @@ class UartLink:
                 listener(record)
             self._notify()
             await deliver(data)
+        return record_and_deliver
 
+    async def inject(self, direction: str, data: bytes) -> None:
+        """Put ``data`` on the wire in ``direction`` as if a side had sent it (a break's
+        NUL bytes, noise); recorded like any other chunk."""
+        if direction not in self._deliver:
+            raise RuntimeError("UartLink not started")
+        await self._deliver[direction](data)
+
+    async def _pump(self, direction: str, source: Callable[[], Awaitable[bytes]], deliver: Deliver) -> None:
+        pacer = Pacer(self.baud) if self.baud else None
+        record_and_deliver = self._recorded(direction, deliver)
         try:
             while data := await source():
+                fault = self.faults.get(direction)   # looked up per chunk: faults switch during a run
                 if fault:
                     data = fault(data)
+                    hold = getattr(fault, "hold", None)
+                    if hold is not None and (wait := hold()) > 0:
+                        await asyncio.sleep(wait)
                 if pacer:
                     await pacer.send(data, record_and_deliver)
                 elif data:

@@ -40,6 +40,13 @@ def echo_elf() -> Path:
 
 
 @pytest.fixture(scope="session")
+def thermostat_elf() -> Path:
+    """The example project's firmware (examples/firmware, built when missing): reads its console."""
+    subprocess.run(["make", "-s", "-C", str(ROOT / "examples" / "firmware")], check=True)
+    return ROOT / "examples" / "firmware" / "build" / "thermostat.elf"
+
+
+@pytest.fixture(scope="session")
 def firmware_variant(tmp_path_factory):
     """Build the demo with other make variables into its own directory: ``variant(SECRET="x")``."""
     made: dict[tuple, Path] = {}
@@ -57,7 +64,7 @@ def firmware_variant(tmp_path_factory):
     return build
 
 
-FIRMWARE_FIXTURES = {"demo_elf", "echo_elf", "firmware_variant"}
+FIRMWARE_FIXTURES = {"demo_elf", "echo_elf", "thermostat_elf", "firmware_variant"}
 
 
 def pytest_collection_modifyitems(items):

@@ -140,6 +140,22 @@ class Fault(ModuleEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class FaultCme(ModuleEvent):
+    """A command answered with an injected +CME ERROR (peripherals/ica/faults.py)."""
+    KIND = "fault.module.cme"
+    command: str = ""
+    error: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FaultDelay(ModuleEvent):
+    """A command's response held back on purpose (peripherals/ica/faults.py)."""
+    KIND = "fault.module.delay"
+    command: str = ""
+    ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Error(ModuleEvent):
     """Background work failed (a bug or an unexpected network error)."""
     KIND = "error"
@@ -162,11 +178,13 @@ class ModuleReboot(ModuleEvent):
     KIND = "module.reboot"
     graceful: bool = False
     erase: bool = False
+    spontaneous: bool = False        # a power cycle injected as a fault, not AT+IREBOOT
 
 
 @dataclass(frozen=True, slots=True)
 class ModuleReady(ModuleEvent):
     KIND = "module.ready"
+    spontaneous: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +195,7 @@ class ModuleError(ModuleEvent):
 
 EVENTS: dict[str, type[ModuleEvent]] = {
     cls.KIND: cls for cls in (AtCommand, AtUrc, AtData, AtWarning, AtError, AtIgnored, AtDropped, AtUrcDropped,
-                              NetAuth, NetMqtt, NetCoap, NetHttp, NetOta, Fault, Error, Log,
+                              NetAuth, NetMqtt, NetCoap, NetHttp, NetOta, Fault, FaultCme, FaultDelay, Error, Log,
                               ModuleReboot, ModuleReady, ModuleError)}
 
 

@@ -11,6 +11,7 @@ the simulator that observes it (``pysim`` passes its event log as ``events``).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Callable
 
 import aiocoap
@@ -26,6 +27,7 @@ from .config import ModuleConfig
 from .context import Context
 from .devauth import DeviceCredentials
 from .events import check
+from .faults import FaultInjector
 from .interfaces import EventSink, Observer
 from .nvstore import NvStore
 from .profiles import profile
@@ -39,8 +41,9 @@ class IcaModule:
     as ``module.events``."""
 
     def __init__(self, config: ModuleConfig | None = None, *, observer: Observer | None = None,
-                 events: EventSink | None = None) -> None:
+                 events: EventSink | None = None, clock: Callable[[], float] | None = None) -> None:
         self.config = config or ModuleConfig()
+        self._clock = clock
         self.events = events
         if observer is None:
             observer = _to_sink(events) if events is not None else _ignore
@@ -50,6 +53,7 @@ class IcaModule:
         self._timer: asyncio.TimerHandle | None = None
         self._poll_task: asyncio.Task | None = None
         self._life: asyncio.Task | None = None
+        self.injector = FaultInjector(lambda kind, **d: self.observer(kind, module=self.config.name, **d))
         self._build()
 
     # ---- assembly -------------------------------------------------------
@@ -57,9 +61,9 @@ class IcaModule:
         ctx = self.ctx = Context(self.config, self.nv, self.observer)
         table = self.table = CommandTable(BY_NAME)
         compat = profile(self.config.profile)
-        self.engine = AtEngine(table, echo=self.config.echo and compat.echo, urc_ok=self.config.urc_ok,
-                               data_timeout=self.config.data_timeout, observer=self._observe,
-                               escapes=compat.escapes)
+        self.engine = AtEngine(self.injector.table(table), echo=self.config.echo and compat.echo,
+                               urc_ok=self.config.urc_ok, data_timeout=self.config.data_timeout,
+                               clock=self.clock, observer=self._observe, escapes=compat.escapes)
         ctx.engine = self.engine
         ctx.pump = self._pump
         self.basic = BasicCommands(ctx, table, self._reboot)
@@ -100,9 +104,13 @@ class IcaModule:
 
     def _pump(self) -> None:
         data = self.engine.data_to_send()
-        if data and self.on_output is not None:   # with no TE attached, as on an unplugged UART
-            self.on_output(data)
+        if data:
+            self.injector.send(data, self._output)
         self._arm_timer()
+
+    def _output(self, data: bytes) -> None:
+        if self.on_output is not None:   # with no TE attached, as on an unplugged UART
+            self.on_output(data)
 
     def _arm_timer(self) -> None:
         deadline = self.engine.next_deadline()
@@ -111,12 +119,29 @@ class IcaModule:
             self._timer = None
         if deadline is None:
             return
-        loop = asyncio.get_running_loop()
-        # the engine's clock is time.monotonic, as is the loop's on Linux
-        self._timer = loop.call_at(loop.time() + max(0.0, deadline - self.engine.clock()), self._on_timer)
+        self._timer = asyncio.get_running_loop().call_later(max(0.0, deadline - self.clock()), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
+        self.poll()
+
+    # ---- time ----------------------------------------------------------------
+    def clock(self) -> float:
+        """The module's time in seconds: the ``clock`` it was given, else the running event
+        loop's (``loop.time()``), so that a virtual-time loop drives every timeout of the
+        module (data entry, network timeouts, keep-alive) together; outside a loop,
+        ``time.monotonic()``."""
+        if self._clock is not None:
+            return self._clock()
+        try:
+            return asyncio.get_running_loop().time()
+        except RuntimeError:
+            return time.monotonic()
+
+    def poll(self) -> None:
+        """Let time pass: end what has timed out by :meth:`clock` now (a data entry silent
+        for ``data_timeout`` gets +CME ERROR:31). The module calls it by itself from a loop
+        timer; a test with an injected clock calls it after moving the clock."""
         self.engine.poll()
         self._pump()
 
@@ -196,6 +221,7 @@ class IcaModule:
         if self._life is not None and not self._life.done():
             self._life.cancel()
             await asyncio.gather(self._life, return_exceptions=True)
+        await self.injector.stop()
         await self._shutdown(graceful=False)
 
     async def __aenter__(self) -> "IcaModule":

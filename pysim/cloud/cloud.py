@@ -58,13 +58,26 @@ class Cloud:
         except BaseException:
             await self.stop()
             raise
+        # a later start() (after stop(), or restart()) binds these same ports again
+        self._ports.update(mqtt=self.mqtt.port, coap=self.coap.port, http=self.http.port,
+                           mqtts=self.mqtt.tls_port or 0)
 
     async def stop(self) -> None:
-        """Close every socket and task of the cloud (idempotent)."""
+        """Close every socket and task of the cloud (idempotent). The registry, the
+        events and the MQTT broker's persistent sessions (clean session 0: their
+        subscriptions and the QoS 1/2 messages owed to them) are kept for a later
+        ``start()``, which serves on the same ports again."""
         self._running = False
         await self.http.stop()
         await self.coap.stop()
         await self.mqtt.stop()
+
+    async def restart(self) -> None:
+        """``stop()`` then ``start()``: every connection drops, the servers come back on
+        the same ports with the persistent sessions (a broker restart, as a device sees it)."""
+        self.events.emit("cloud.restart", None)
+        await self.stop()
+        await self.start()
 
     @property
     def running(self) -> bool:

@@ -16,6 +16,10 @@
   connect/subscribe/disconnect churn (the message is then lost for everyone); the
   broker's table is replaced by ``SnapshotSubscriptions`` whose iteration works on a
   copy (issue 10, defect 7; see docs/security.md).
+* Persistent sessions (clean session 0) outlive a stop: ``stop()`` saves each one's
+  subscriptions and the messages it has not acknowledged or not yet received, and the
+  next ``start()`` puts them back as offline sessions (``SavedSession``), so a broker
+  restart loses nothing a device with CLEAN=0 and QoS 1/2 is owed.
 * Both report to the cloud's ``EventLog``: ``mqtt.connect``, ``mqtt.auth_fail``,
   ``mqtt.disconnect``, ``mqtt.subscribe``, ``mqtt.publish``, ``mqtt.denied``.
 
@@ -33,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from amqtt.broker import Broker
+from amqtt.broker import Broker, RetainedApplicationMessage
 from amqtt.contexts import Action
 from amqtt.errors import BrokerError
 from amqtt.mqtt.connect import ConnectVariableHeader
@@ -135,6 +139,48 @@ class Identity:
         return self.is_service or self.creds.owns_topic(topic)
 
 
+@dataclass
+class SavedSession:
+    """A persistent session kept across a broker restart."""
+
+    client_id: str
+    username: str | None
+    filters: list[tuple[str, int]]
+    queued: list[tuple[str, bytes, int]]    # (topic, payload, qos) still owed to the client
+
+
+def save_sessions(broker: Broker) -> list[SavedSession]:
+    """The broker's persistent sessions: subscriptions, and the messages queued for them
+    or sent and not yet acknowledged (sent again after the restart, MQTT 3.1.1 §4.4;
+    a QoS 2 message the client has already acknowledged with PUBREC is not)."""
+    saved = []
+    for client_id, (session, _handler) in list(broker._sessions.items()):
+        if session.clean_session or session.is_anonymous:
+            continue
+        filters = [(topic_filter, qos) for topic_filter, subscribers in broker._subscriptions.items()
+                   for subscriber, qos in subscribers if subscriber.client_id == client_id]
+        queued = [(m.topic, bytes(m.data or b""), m.qos) for m in session.inflight_out.values()
+                  if (m.qos == 1 and m.puback_packet is None) or (m.qos == 2 and m.pubrec_packet is None)]
+        while not session.retained_messages.empty():
+            message = session.retained_messages.get_nowait()
+            queued.append((message.topic, bytes(message.data or b""), message.qos))
+        saved.append(SavedSession(client_id, session.username, filters, queued))
+    return saved
+
+
+def restore_sessions(broker: Broker, saved: list[SavedSession]) -> None:
+    """Put saved sessions back into a started broker as offline (disconnected) sessions."""
+    for item in saved:
+        handler, session = broker.create_offline_session(item.client_id)
+        session.clean_session = False
+        session.username = item.username
+        broker._sessions[item.client_id] = (session, handler)
+        for topic_filter, qos in item.filters:
+            broker._subscriptions[topic_filter] = [*broker._subscriptions.get(topic_filter, []), (session, qos)]
+        for topic, payload, qos in item.queued:
+            session.retained_messages.put_nowait(RetainedApplicationMessage(None, topic, payload, qos))
+
+
 class MqttBroker:
     """amqtt broker on ``host:port`` that knows the cloud's devices."""
 
@@ -149,6 +195,8 @@ class MqttBroker:
         self.tls_port: int | None = None
         self._broker: Broker | None = None
         self._connections: dict[asyncio.Task, asyncio.StreamWriter] = {}
+        self.saved_sessions: list[SavedSession] = []   # persistent sessions between stop() and start()
+        self._sessions_ready = asyncio.Event()
 
     # -- life
     async def start(self, host: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None,
@@ -156,8 +204,12 @@ class MqttBroker:
         """Serve MQTT on ``port`` and, with ``tls``, MQTT over TLS on ``tls_port``."""
         install_mqtt31_shim()
         self.host = host
+        self._sessions_ready = asyncio.Event()   # a client that connects this early waits for it
         self._broker, self.port = await bind_with_retry(
             lambda p: self._start_broker(host, p, tls, tls_port), host, port, retry_on=(BrokerError, OSError))
+        restore_sessions(self._broker, self.saved_sessions)
+        self.saved_sessions = []
+        self._sessions_ready.set()
         return self.port
 
     async def _start_broker(self, host: str, port: int, tls: TlsFiles | None, tls_port: int) -> Broker:
@@ -190,14 +242,37 @@ class MqttBroker:
         task = asyncio.current_task()
         self._connections[task] = writer
         try:
+            # amqtt listens before start() returns: a client reconnecting at once must not
+            # get a fresh session before the saved ones are back
+            await self._sessions_ready.wait()
             await serve(reader, writer, listener_name=listener_name)
         finally:
             self._connections.pop(task, None)
 
     async def stop(self) -> None:
+        """Close every connection; persistent sessions are kept for the next ``start()``."""
         broker, self._broker = self._broker, None
         if broker is not None:
-            await broker.shutdown()
+            # messages already accepted are broadcast and handed to the connected clients first
+            # (at most 2 s); what a client has not acknowledged then stays in its session
+            for _ in range(400):
+                if broker._broadcast_queue.empty() and all(t.done() for t in broker._tasks_queue):
+                    break
+                await asyncio.sleep(0.005)
+            # Clients first: each connection ends by EOF, as when a client goes away. amqtt's
+            # shutdown would cancel each connection's reader task and wait for it to say it
+            # stopped, and under Python 3.11's wait_for a cancellation racing a read can be
+            # lost: that shutdown then waited forever (seen in the restart accounting test).
+            connections = dict(self._connections)
+            for writer in connections.values():
+                writer.close()
+            if connections:
+                await asyncio.wait(connections, timeout=5)
+            self.saved_sessions = save_sessions(broker)
+            try:
+                await asyncio.wait_for(broker.shutdown(), 10)
+            except asyncio.TimeoutError:
+                self.events.emit("mqtt.shutdown_timeout", None)
         connections, self._connections = self._connections, {}
         for task, writer in connections.items():
             writer.close()

@@ -19,7 +19,9 @@ _NAMES = {"R13": "sp", "R14": "lr", "R15": "pc", "XPSR": "xpsr"}
 
 
 class QemuEmulator(Emulator):
-    """``icount``: run with ``-icount shift=auto`` (virtual time near real time).
+    """``icount``: ``True`` runs with ``-icount shift=auto`` (virtual time near real time);
+    a string is the ``-icount`` value itself (``shift=7,align=off,sleep=off``; see
+    docs/determinism.md).
     ``gdb_port``/``gdb_wait`` (see ``Emulator``): ``-gdb tcp:127.0.0.1:PORT`` and ``-S``."""
 
     name = "qemu"
@@ -27,7 +29,7 @@ class QemuEmulator(Emulator):
     install_hint = "install it with `apt-get install qemu-system-arm` (or set PYSIM_QEMU to the binary)"
     supports_gdb = True
 
-    def __init__(self, *, icount: bool = False, extra_args: tuple[str, ...] = (), **options: Any) -> None:
+    def __init__(self, *, icount: bool | str = False, extra_args: tuple[str, ...] = (), **options: Any) -> None:
         super().__init__(**options)
         self.icount = icount
         self.extra_args = extra_args
@@ -54,7 +56,7 @@ class QemuEmulator(Emulator):
                 argv += ["-serial", "null"]
         argv += ["-kernel", str(firmware), "-semihosting-config", "enable=on,target=native"]
         if self.icount:
-            argv += ["-icount", "shift=auto"]
+            argv += ["-icount", self.icount if isinstance(self.icount, str) else "shift=auto"]
         if self.gdb_port is not None:
             argv += ["-gdb", f"tcp:{LOCALHOST}:{self.gdb_port}"] + (["-S"] if self.gdb_wait else [])
         return argv + list(self.extra_args)

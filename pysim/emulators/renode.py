@@ -74,13 +74,9 @@ class RenodeEmulator(Emulator):
     install_hint = ("`make renode` installs it when ../shared/renode is there; otherwise install a Renode "
                     "release (renode.io) and put `renode` on PATH or set PYSIM_RENODE to it")
 
-    def __init__(self, *, start_paused: bool = False, gdb_port: int | None = None, gdb_wait: bool = False,
-                 **options: Any) -> None:
+    def __init__(self, *, start_paused: bool = False, **options: Any) -> None:
         options.setdefault("startup_timeout", STARTUP_TIMEOUT)
         super().__init__(**options)
-        if gdb_wait and gdb_port is None:
-            raise EmulatorError("renode: gdb_wait needs a gdb_port")
-        self.gdb_port, self.gdb_wait = gdb_port, gdb_wait
         self.start_paused = start_paused
         self.control: RenodeControl | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
@@ -100,28 +96,33 @@ class RenodeEmulator(Emulator):
     def platform_file(self, board: Board) -> str:
         """The board's ``.repl`` in Renode's syntax: a ``@platforms/...`` path inside Renode
         stays as it is, a file name is taken relative to the board description."""
-        if board.renode_platform.startswith("@"):
-            return board.renode_platform
-        return f"@{(board.path.parent / board.renode_platform).resolve()}"
+        _, platform = board.require_renode()
+        if platform.startswith("@"):
+            return platform
+        return f"@{(board.path.parent / platform).resolve()}"
 
     def script(self, firmware: Path, board: Board, uart_port: int, console_port: int | None) -> str:
         """The generated start-up script: sets the board script's variables and includes it
         (the machine), puts the board's AT UART and console (if any) on TCP server sockets,
         hooks the semihosting calls and starts (unless ``start_paused``)."""
         platform = self.platform_file(board)
-        for path in (str(firmware), str(board.renode_script), platform):
+        board_script, _ = board.require_renode()
+        for path in (str(firmware), str(board_script), platform):
             if re.search(r"\s", path):
                 raise EmulatorError(f"renode: paths with white space are not supported: {path}")
         lines = [
             f'$name="{board.name}"',
             f"$bin=@{firmware}",
             f"$platform={platform}",
-            f"i @{board.renode_script}",
+            f"i @{board_script}",
         ]
         # Renode listens, the harness connects; "false": no telnet negotiation bytes
         serial = [("uart", board.uart, uart_port), ("console", board.console, console_port)]
         for terminal, wiring, port in serial:
             if wiring is not None and port is not None:
+                if not wiring.renode:
+                    raise EmulatorError(f"renode: {board.path}: uarts.{wiring.peripheral}.renode: "
+                                        "no Renode peripheral path for this UART")
                 lines += [f'emulation CreateServerSocketTerminal {port} "{terminal}" false',
                           f"connector Connect {wiring.renode} {terminal}"]
         if self.exit_hooks:

@@ -18,6 +18,8 @@ from robot.api.deco import library
 
 from .at import AtKeywords
 from .cloud import CloudKeywords
+from .cloud_life import CloudLifeKeywords
+from .faults import FaultKeywords
 from .mcu import McuKeywords
 from .module import ModuleKeywords
 from .uart import UartKeywords
@@ -28,8 +30,8 @@ __version__ = "0.2.0"
 
 
 @library(scope="SUITE", auto_keywords=False, version=__version__, doc_format="ROBOT")
-class IcaLibrary(CloudKeywords, ModuleKeywords, AtKeywords, UrcKeywords, UartKeywords, OtaKeywords,
-                 McuKeywords):
+class IcaLibrary(CloudKeywords, CloudLifeKeywords, ModuleKeywords, AtKeywords, UrcKeywords, UartKeywords,
+                 OtaKeywords, McuKeywords, FaultKeywords):
     """Keywords to test a TE, a firmware or the ICA module model itself against the
     in-process cloud (MQTT broker, CoAP and HTTP servers, OTA service).
 

@@ -199,3 +199,12 @@ async def test_version_and_help():
     text = out.decode()
     assert "(default: 90.0)" in text and "(default: 42)" in text and "examples:" in text
     assert " 42  timed out" in text and "130  interrupted" in text
+
+
+async def test_profile_reaches_the_module(demo_elf, tmp_path):
+    scenario = tmp_path / "state.yaml"
+    scenario.write_text("steps:\n  - wait_uart: {regex: '^\\+IMQTTSTATE:(\\d)$', direction: from_module}\n")
+    # sdk3 reports a connected MQTT link as +IMQTTSTATE:1 (the spec: 2)
+    code, out, err = await pysim_run("--firmware", demo_elf, "--profile", "sdk3", "--scenario", scenario)
+    assert code == 0, err
+    assert "TA->TE \\r\\n+IMQTTSTATE:1\\r\\n" in out and "+IMQTTSTATE:2" not in out

@@ -1,5 +1,6 @@
 """A debugger on the firmware in the co-simulation (docs/debugging.md): gdb-multiarch
-in batch mode against QEMU's GDB server, through the pytest plugin's marker."""
+in batch mode against the emulator's GDB server (QEMU's and Renode's), through the
+pytest plugin's marker."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def at_swap_elf() -> Path:
     return ROOT / "firmware" / "build" / "netduinoplus2" / "at_swap.elf"
 
 
-def gdb_batch(elf: Path, port: int, *commands: str) -> list[str]:
-    argv = [GDB, "-q", "-nx", "-batch", str(elf), "-ex", "set tcp connect-timeout 30",
+def gdb_batch(elf: Path, port: int, *commands: str, connect_timeout: int = 30) -> list[str]:
+    argv = [GDB, "-q", "-nx", "-batch", str(elf), "-ex", f"set tcp connect-timeout {connect_timeout}",
             "-ex", f"target remote 127.0.0.1:{port}"]
     for command in commands:
         argv += ["-ex", command]
@@ -45,14 +46,17 @@ def gdb_batch(elf: Path, port: int, *commands: str) -> list[str]:
 
 
 @pytest.mark.pysim_gdb(PORT, wait=True)
-async def test_breakpoint_variable_continue_and_the_run_passes(mcu_session, at_swap_elf):
+async def test_breakpoint_variable_continue_and_the_run_passes(mcu_session, at_swap_elf, backend):
+    # Renode under mono may take many seconds to open its GDB server on a loaded machine
+    patience = 30 if backend == "qemu" else 150
     gdb = await asyncio.create_subprocess_exec(
-        *gdb_batch(at_swap_elf, PORT, "break got_ok", "continue", "print tries", "bt", "delete", "detach"),
+        *gdb_batch(at_swap_elf, PORT, "break got_ok", "continue", "print tries", "bt", "delete", "detach",
+                   connect_timeout=patience),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
         # held at reset until gdb continues: the session is ready at the firmware's first AT byte
-        session = await mcu_session(firmware=at_swap_elf, contract=SWAPPED)
-        output = (await asyncio.wait_for(gdb.communicate(), 60))[0].decode()
+        session = await mcu_session(firmware=at_swap_elf, contract=SWAPPED, emulator=backend)
+        output = (await asyncio.wait_for(gdb.communicate(), patience))[0].decode()
     finally:
         if gdb.returncode is None:
             gdb.kill()

@@ -1,13 +1,11 @@
 """What the Renode backend adds to the generic emulator interface (virtual time, pausing,
-stepping, monitor commands), against the real uart_echo firmware. Skipped without Renode.
-The generic tests (boot, UART, pacing, exit code) run on Renode too: see test_qemu.py."""
+stepping, registers, monitor commands), against the real uart_echo firmware. Skipped
+without Renode. The generic tests run on Renode too: test_qemu.py (boot, UART, pacing,
+exit code), test_gdb.py (gdb-multiarch in batch mode)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
-import socket
 import struct
 from pathlib import Path
 
@@ -61,6 +59,8 @@ async def test_pause_step_run_for_and_resume(uart_echo_elf, boot_line):
         entry = elf_entry(uart_echo_elf)
         after_one = await emu.step()  # the first instruction of the reset handler
         assert entry < after_one <= entry + 4 and await emu.pc() == after_one
+        registers = await emu.registers()   # what crash and hang reports read
+        assert registers["pc"] == after_one and set(registers) >= {"r0", "r12", "sp", "lr", "xpsr"}
         assert after_one < await emu.step(3) <= after_one + 12
         assert await emu.virtual_time() == 0
         assert emu.console.lines == []  # nothing ran but those four instructions
@@ -83,26 +83,3 @@ async def test_pause_step_run_for_and_resume(uart_echo_elf, boot_line):
             await emu.execute("nosuchcommand")
 
 
-
-@pytest.mark.skipif(shutil.which("gdb-multiarch") is None, reason="needs gdb-multiarch (apt-get install gdb-multiarch)")
-async def test_gdb_stops_at_a_breakpoint_reads_a_variable_and_the_firmware_runs_on(uart_echo_elf, boot_line):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    async with RenodeEmulator(gdb_port=port, gdb_wait=True) as emu:
-        await emu.start(uart_echo_elf)   # held until gdb continues
-        gdb = await asyncio.create_subprocess_exec(
-            "gdb-multiarch", "-q", "-nx", "-batch", str(uart_echo_elf), "-ex", "set tcp connect-timeout 30",
-            "-ex", f"target remote 127.0.0.1:{port}", "-ex", "break bsp_console_puts", "-ex", "continue",
-            "-ex", "print s", "-ex", "bt", "-ex", "delete", "-ex", "detach",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        output = (await asyncio.wait_for(gdb.communicate(), 120))[0].decode()
-        assert gdb.returncode == 0, output
-        assert "Breakpoint 1, bsp_console_puts" in output, output
-        assert '"BOOT uart-echo\\r\\n"' in output, output   # the argument, read by gdb
-        assert "in main ()" in output, output
-        assert await emu.console.wait_for_line(boot_line, timeout=60) == boot_line   # detached: it runs on
-        registers = await emu.registers()
-        assert set(registers) >= {"r0", "sp", "lr", "pc", "xpsr"}
-        flash = emu.board.memory["flash"]
-        assert flash.base <= registers["pc"] < flash.base + flash.size

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 import peripherals.ica
+import pysim
 from peripherals.ica import IcaModule, ModuleConfig
 from peripherals.ica.events import EVENTS, check
+from pysim.events import declared
 
 SOURCE = Path(peripherals.ica.__file__).parent
 # ctx.emit("net.mqtt", ...), self.observer("module.ready", ...), engine: self.observer("command", ...)
@@ -52,3 +54,37 @@ def test_events_are_frozen_and_slotted():
     assert not hasattr(event, "__dict__")
     with pytest.raises(AttributeError):
         event.what = "down"  # type: ignore[misc]
+
+
+# ---- the simulator's kinds (pysim/events.py) ------------------------------------
+
+PYSIM = Path(pysim.__file__).parent
+# events.emit("mqtt.connect", device, client_id=...)
+SIM_EMITS = re.compile(r'\.emit\(\s*"([a-z_.]+)",((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)', re.S)
+
+
+def test_every_kind_the_simulator_emits_is_declared():
+    found = 0
+    for path in PYSIM.rglob("*.py"):
+        for kind, args in SIM_EMITS.findall(path.read_text()):
+            found += 1
+            cls = declared(kind)
+            for name in re.findall(r"\b([a-z_]+)=(?!=)", args):
+                assert name in cls.__dataclass_fields__, f"{path.name}: {kind} has no field {name}"
+    assert found >= 15
+
+
+async def test_a_real_run_emits_only_declared_events(module_factory, device, cloud):
+    m = await module_factory(echo=False)
+    at = m.at
+    await at.expect_ok(f'AT+IMQTTAUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
+    await at.wait_urc("+IMQTTAUTH")
+    await at.expect_ok("AT+IMQTTCONN")
+    await at.wait_urc("+IMQTTSTATE")
+    await at.expect_ok(f'AT+IMQTTPUB="/{device.product_key}/{device.device_name}/user/t",1,"x"')
+    await at.wait_urc("+IMQTTPUB")
+    await at.command("AT+NOPE")
+    kinds = {event.kind for event in cloud.events.events}
+    assert {"mqtt.connect", "mqtt.publish", "at.command", "net.mqtt"} <= kinds
+    for event in cloud.events.events:
+        assert event.typed.KIND == event.kind

@@ -265,8 +265,10 @@ ICA_SCRIPT_NO_ABORT_DEFINE(http_request, http_request_steps, NULL, 0);
 /* telemetry and the LED acknowledgement: st.message, confirmed by +IMQTTPUB:<id>,0 */
 ICA_MATCHES_DEFINE(delivered, ICA_MATCH("+IMQTTPUB:", ",", status_zero));
 ICA_STEPS_DEFINE(publish_steps, ICA_STEP_CMD_ARGS_RESP("AT+IMQTTPUB=", message, delivered, URC_TIMEOUT_MS));
-ICA_SCRIPT_NO_ABORT_DEFINE(telemetry, publish_steps, NULL, 0);
-ICA_SCRIPT_NO_ABORT_DEFINE(led, publish_steps, NULL, 0);
+/* a lost session ends a publish at once (the module may never answer a command it got
+ * while rebooting): the main loop then reconnects */
+ICA_SCRIPT_DEFINE(telemetry, publish_steps, disconnected, NULL, 0);
+ICA_SCRIPT_DEFINE(led, publish_steps, disconnected, NULL, 0);
 
 /* ---- running scripts ---------------------------------------------------------- */
 
@@ -300,6 +302,19 @@ static void must(const ica_script_t *script, const char *step, int code)
     fail(step, t.buf, code);
 }
 
+/* What a failed script's rc says, for a log line. */
+static void t_reason(text_t *t, int rc)
+{
+    if (rc == ICA_ERR_CME) {
+        t_str(t, "+CME ERROR:");
+        t_int(t, modem.cme_error);
+    } else if (rc == ICA_ERR_ABORT) {
+        t_str(t, modem.abort_reason);
+    } else {
+        t_str(t, rc == ICA_ERR_TIMEOUT ? "timeout" : rc == ICA_ERR_ERROR ? "ERROR" : "error");
+    }
+}
+
 /* A console step: the script, then `STEP <name> ok`. */
 static void run(const ica_script_t *script, int code)
 {
@@ -317,7 +332,10 @@ static void start_module(void)
     run(&at, EXIT_NO_MODULE);
 }
 
-static void publish_telemetry(long seq)
+/* Publishes telemetry message `seq`; returns 1 once the broker has it. A message that
+ * is refused or not confirmed is logged (`LOG telemetry <seq> lost <reason>`) and the
+ * device goes on: one lost reading is no reason to stop reporting. */
+static int publish_telemetry(long seq)
 {
     long temp = 200 + (seq * 37) % 100; /* tenths of a degree */
     st.topic = TOPIC("telemetry");
@@ -329,7 +347,60 @@ static void publish_telemetry(long seq)
     t_str(&st.message, ".");
     t_int(&st.message, temp % 10);
     t_str(&st.message, "}");
-    must(&telemetry, "telemetry", EXIT_PUBLISH);
+    int rc = ica_script_run(&modem, &telemetry);
+    if (rc == ICA_OK)
+        return 1;
+    if (rc == ICA_ERR_ABORT && modem.abort_reason && strcmp(modem.abort_reason, "+IMQTTSTATE:0") == 0)
+        st.connection_lost = 1; /* the abort match took the URC: on_state never saw it */
+    text_t t = {.len = 0};
+    t_str(&t, "LOG telemetry ");
+    t_int(&t, seq);
+    t_str(&t, " lost ");
+    t_reason(&t, rc);
+    t_console(&t);
+    return 0;
+}
+
+/* Handles URCs for `ms` milliseconds. */
+static void pause_ms(uint32_t ms)
+{
+    uint32_t start = bsp_millis();
+    while ((uint32_t)(bsp_millis() - start) < ms) {
+        ica_at_poll(&modem);
+        bsp_idle();
+    }
+}
+
+#define RECONNECT_ATTEMPTS 8
+#define RECONNECT_BACKOFF_MS 500u
+
+/* The MQTT session is gone (+IMQTTSTATE:0: a reset, the broker down, the module
+ * rebooted): wait until the module answers again (a rebooted one reads nothing for a
+ * while and is back at its power-on settings, echo on), then authenticate, connect and
+ * subscribe again, waiting longer after each failed attempt. Exits 9 after the last. */
+static void reconnect(void)
+{
+    st.mqtt_connected = 0;
+    for (int attempt = 1; attempt <= RECONNECT_ATTEMPTS; attempt++) {
+        text_t t = {.len = 0};
+        st.connection_lost = 0;
+        t_str(&t, "LOG mqtt connection lost, reconnect attempt ");
+        t_int(&t, attempt);
+        t_console(&t);
+        int rc = ICA_ERR_TIMEOUT;
+        for (int poll = 0; poll < 20 && rc != ICA_OK; poll++)
+            rc = ica_script_run(&modem, &alive);
+        if (rc == ICA_OK && ica_script_run(&modem, &at) == ICA_OK && ica_script_run(&modem, &mqtt_auth) == ICA_OK &&
+            ica_script_run(&modem, &mqtt_connect) == ICA_OK) {
+            st.mqtt_connected = 1;
+            if (ica_script_run(&modem, &mqtt_subscribe) == ICA_OK && !st.connection_lost) {
+                console2("LOG ", "mqtt reconnected");
+                return;
+            }
+        }
+        pause_ms(RECONNECT_BACKOFF_MS * (uint32_t)attempt);
+    }
+    fail("mqtt", "connection lost", EXIT_CONNECTION_LOST);
 }
 
 static void apply_led_command(void)
@@ -386,7 +457,7 @@ int main(void)
     for (;;) {
         ica_at_poll(&modem);
         if (st.connection_lost)
-            fail("mqtt", "connection lost", EXIT_CONNECTION_LOST);
+            reconnect();
         if (st.led_command >= 0) {
             apply_led_command();
             led_done = 1;
@@ -396,8 +467,7 @@ int main(void)
             ota_done = 1;
         }
         if ((int32_t)(bsp_millis() - next_telemetry) >= 0) {
-            publish_telemetry(++seq);
-            confirmed++;
+            confirmed += publish_telemetry(++seq);
             next_telemetry += TELEMETRY_MS;
             if ((int32_t)(bsp_millis() - next_telemetry) >= 0) /* fell behind (OTA): no burst */
                 next_telemetry = bsp_millis() + TELEMETRY_MS;

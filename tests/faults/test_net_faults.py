@@ -1,0 +1,129 @@
+"""Network faults: the module talks to the real cloud through the fault proxy."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from pysim.events import kind_is
+from pysim.faults import FaultController
+from pysim.faults.proxy import FaultProxy
+from pysim.te import AtClient
+
+
+@pytest.fixture
+async def via_proxy(module_factory, cloud):
+    """A module pointed at the fault proxy, the proxy at the cloud; and a fault controller."""
+    proxy = FaultProxy(cloud.events)
+    addresses = await proxy.start(cloud.addresses)
+    made = await module_factory(echo=False, mqtt_url=addresses["mqtt"], coap_url=addresses["coap"],
+                                http_url=addresses["http"])
+    made.faults = FaultController(module=made.module, proxy=proxy, events=cloud.events, seed=4)
+    made.proxy = proxy
+    try:
+        yield made
+    finally:
+        await proxy.stop()
+
+
+async def auth(at: AtClient, family: str, device) -> str:
+    await at.expect_ok(f'AT+I{family}AUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
+    return (await at.wait_urc(f"+I{family}AUTH", timeout=15)).text
+
+
+async def mqtt_online(at: AtClient, device) -> None:
+    assert await auth(at, "MQTT", device) == "+IMQTTAUTH:OK"
+    await at.expect_ok("AT+IMQTTCONN")
+    assert (await at.wait_urc("+IMQTTSTATE")).text == "+IMQTTSTATE:2"
+
+
+async def publish_round_trip(at: AtClient, topic: str) -> float:
+    """Seconds from AT+IMQTTPUB (QoS 1) to its +IMQTTPUB:<id>,0 (the PUBACK came back)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    packet = (await at.expect_ok(f'AT+IMQTTPUB="{topic}",1,"x"')).line("+IMQTTPUB").fields[0]
+    result = await at.wait_urc("+IMQTTPUB", lambda l: l.fields[0] == packet)
+    assert result.fields[1] == "0"
+    return loop.time() - start
+
+
+async def test_mqtt_latency_switched_on_and_off(via_proxy, device):
+    at, topic = via_proxy.at, f"/{device.product_key}/{device.device_name}/user/t"
+    await mqtt_online(at, device)
+    before = await publish_round_trip(at, topic)
+    handle = via_proxy.faults.apply("net.latency:ms=150,service=mqtt")
+    during = await publish_round_trip(at, topic)
+    via_proxy.faults.remove(handle)
+    after = await publish_round_trip(at, topic)
+    assert before < 0.15 and after < 0.15
+    assert during >= 0.3                      # PUBLISH up and PUBACK down, 150 ms each
+
+
+async def test_coap_loss_then_recovery(via_proxy, device, cloud):
+    at = via_proxy.at
+    await at.expect_ok('AT+ICOAPARA="TIMEOUT",1')
+    handle = via_proxy.faults.apply("net.loss:rate=1,service=coap")
+    assert await auth(at, "COAP", device) == "+ICOAPAUTH:FAIL"
+    assert not cloud.events.find(kind_is("coap.auth"))         # nothing reached the server
+    assert cloud.events.find(kind_is("fault.net.dropped", service="coap"))
+    via_proxy.faults.remove(handle)
+    # the abandoned request's retransmission (aiocoap, about 2-3 s after it was sent) frees
+    # the way: give the next request the time for it
+    await at.expect_ok('AT+ICOAPARA="TIMEOUT",10')
+    assert await auth(at, "COAP", device) == "+ICOAPAUTH:OK"
+
+
+@pytest.mark.xfail(strict=True, reason="module weakness found by net.loss: a CoAP request that "
+                   "timed out is not abandoned (aiocoap keeps retransmitting it, NSTART=1), so the "
+                   "next request waits for it and times out too")
+async def test_coap_request_right_after_a_lost_one_succeeds(via_proxy, device):
+    at = via_proxy.at
+    await at.expect_ok('AT+ICOAPARA="TIMEOUT",1')
+    handle = via_proxy.faults.apply("net.loss:rate=1,service=coap")
+    assert await auth(at, "COAP", device) == "+ICOAPAUTH:FAIL"
+    via_proxy.faults.remove(handle)
+    assert await auth(at, "COAP", device) == "+ICOAPAUTH:OK"
+
+
+async def test_http_bandwidth_limit_slows_a_request(via_proxy, device, cloud):
+    at = via_proxy.at
+    assert await auth(at, "HTTP", device) == "+IHTTPAUTH:OK"
+    path = f"/{device.product_key}/{device.device_name}/user/http"
+    body = "a" * 900
+    loop = asyncio.get_running_loop()
+
+    async def send() -> float:
+        start = loop.time()
+        await at.expect_ok(f'AT+IHTTPSEND=2,"{path}","{body}"')
+        assert (await at.wait_urc("+IHTTPSEND", timeout=15)).fields[0] == "0"
+        return loop.time() - start
+    fast = await send()
+    via_proxy.faults.apply("net.bandwidth:kbps=16,service=http,dir=up")   # 2000 bytes/s
+    slow = await send()
+    assert fast < 0.3 and slow >= 0.45       # 900 bytes of body alone take 0.45 s
+    assert len(cloud.events.find(kind_is("http.request"))) == 2
+
+
+async def test_mqtt_server_down_and_back(via_proxy, device, cloud):
+    at = via_proxy.at
+    await mqtt_online(at, device)
+    via_proxy.faults.apply("net.down:for=1.5,service=mqtt")
+    assert (await at.wait_urc("+IMQTTSTATE", timeout=5)).text == "+IMQTTSTATE:0"
+    down = await cloud.events.wait_for(kind_is("fault.net.down", service="mqtt"))
+    await at.expect_ok("AT+IMQTTCONN")                       # refused while down
+    assert (await at.wait_urc("+IMQTTSTATE", timeout=10)).text == "+IMQTTSTATE:0"
+    up = await cloud.events.wait_for(kind_is("fault.net.up", service="mqtt"), timeout=5)
+    assert up.t - down.t >= 1.4
+    await at.expect_ok("AT+IMQTTCONN")
+    assert (await at.wait_urc("+IMQTTSTATE", timeout=10)).text == "+IMQTTSTATE:2"
+
+
+async def test_connection_reset(via_proxy, device, cloud):
+    at = via_proxy.at
+    await mqtt_online(at, device)
+    via_proxy.faults.apply("net.reset:service=mqtt")
+    reset = await cloud.events.wait_for(kind_is("fault.net.reset", service="mqtt"))
+    assert reset.detail["connections"] == 1
+    assert (await at.wait_urc("+IMQTTSTATE", timeout=5)).text == "+IMQTTSTATE:0"
+    await cloud.events.wait_for(kind_is("mqtt.disconnect"))
