@@ -134,8 +134,11 @@ class CloudProcess:
 
     async def start(self, timeout: float = 60.0) -> None:
         self.process.start()
-        ready = await asyncio.to_thread(self._conn.poll, timeout)
-        message = self._conn.recv() if ready else {"error": f"no answer within {timeout:g} s"}
+        try:
+            ready = await asyncio.to_thread(self._conn.poll, timeout)
+            message = self._conn.recv() if ready else {"error": f"no answer within {timeout:g} s"}
+        except (EOFError, OSError):
+            message = {"error": f"its process ended with exit code {self.process.exitcode}"}
         if "error" in message:
             await self.stop()
             raise FleetError(f"the in-process cloud did not start: {message['error']}")
