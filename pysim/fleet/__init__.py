@@ -1,10 +1,10 @@
-"""``pysim fleet``: many scripted modules against one cloud, sharded over processes.
+"""Fleets: many devices (scripted modules, emulated firmwares) against one cloud,
+sharded over processes; see docs/fleet.md."""
 
-Each device is an ICA module model driven by a scripted TE (authenticate, connect,
-subscribe to its own topic, publish at a fixed rate and receive its own messages back
-through the broker); the shards are processes, each running its devices on one event
-loop. See docs/fleet.md."""
+from .mosquitto import Mosquitto, MosquittoUnavailable
+from .plan import EMULATED, SCRIPTED, FleetDevice, ShardSpec, fleet_devices
+from .runner import Fleet, FleetError, FleetOptions, run_fleet
+from .shard import run_shard
 
-from .runner import FleetOptions, FleetSummary, run_fleet
-
-__all__ = ["FleetOptions", "FleetSummary", "run_fleet"]
+__all__ = ["EMULATED", "SCRIPTED", "Fleet", "FleetDevice", "FleetError", "FleetOptions", "Mosquitto",
+           "MosquittoUnavailable", "ShardSpec", "fleet_devices", "run_fleet", "run_shard"]

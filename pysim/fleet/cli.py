@@ -1,57 +1,90 @@
-"""``pysim fleet``: the command line of pysim.fleet (registered in pysim/cli.py)."""
+"""``pysim fleet``: run N devices against one cloud and print the accounting."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
+from pathlib import Path
 
-from .mosquitto import MosquittoUnavailable
-from .runner import BROKERS, FleetOptions, run_fleet
+from .runner import BROKERS, Fleet, FleetError, FleetOptions
+from .summary import text, write_json
+
+EXAMPLES = """examples:
+  pysim fleet --scripted 1000 --duration 10                  1,000 modules, the in-process cloud
+  pysim fleet --scripted 5000 --broker mosquitto --json f.json
+  pysim fleet --emulated 16 --broker mosquitto               16 demo firmwares in QEMU
+  pysim fleet --scripted 200 --executor dask --dask-address tcp://10.0.0.5:8786
+
+exit codes: 0 every connected device's messages arrived and every device connected;
+1 something was lost, failed or did not connect; 3 the fleet could not start.
+"""
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "fleet", help="run N scripted modules against one cloud, sharded over processes",
-        description="Run N devices (ICA module models driven by a scripted TE) against one broker; "
-                    "each publishes at --rate to its own topic and receives it back. Prints live "
-                    "progress, then a summary (connected, sent, received, lost, latency "
-                    "percentiles, CPU and memory per device).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--devices", type=int, default=10, help="number of devices")
-    p.add_argument("--shards", type=int, default=0, help="processes (0: one per CPU core)")
-    p.add_argument("--seconds", type=float, default=10.0, help="publishing time")
-    p.add_argument("--rate", type=float, default=1.0, help="messages per second per device")
-    p.add_argument("--qos", type=int, choices=(0, 1, 2), default=1, help="MQTT QoS of the messages")
+        "fleet", help="run many devices (scripted modules, emulated firmwares) against one cloud",
+        formatter_class=type("F", (argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter), {}),
+        epilog=EXAMPLES,
+        description="Run scripted modules (a Python TE per module, many per process) and/or emulated devices "
+                    "(the demo firmware in QEMU) sharded over processes against one cloud; an independent "
+                    "subscriber counts what arrives. Prints connected/sent/received/lost, latency percentiles, "
+                    "CPU and memory per device (docs/fleet.md).")
+    p.add_argument("--scripted", type=int, default=10, metavar="N", help="modules driven by a scripted TE")
+    p.add_argument("--emulated", type=int, default=0, metavar="N", help="demo firmwares in QEMU")
     p.add_argument("--broker", choices=BROKERS, default="inprocess",
-                   help="the in-process cloud, or mosquitto started with a password and ACL file")
-    p.add_argument("--json", type=argparse.FileType("w"), default=None, metavar="FILE",
-                   help="also write the summary as JSON ('-' for stdout)")
-    p.add_argument("--quiet", action="store_true", help="no live progress line")
+                   help="the in-process cloud (pysim.cloud, amqtt) or Debian's mosquitto with generated "
+                        "password and ACL files")
+    p.add_argument("--rate", type=float, default=1.0, help="messages per device per second")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds each device publishes")
+    p.add_argument("--qos", type=int, choices=(0, 1), default=1)
+    p.add_argument("--shards", type=int, default=os.cpu_count() or 1, help="processes (or Dask tasks)")
+    p.add_argument("--connect-concurrency", type=int, default=100,
+                   help="scripted devices connecting at once, per shard")
+    p.add_argument("--boot-concurrency", type=int, default=4,
+                   help="emulated devices starting (boot to first telemetry) at once, per shard")
+    p.add_argument("--drain-timeout", type=float, default=10.0,
+                   help="seconds without a new message after which the subscriber stops waiting")
+    p.add_argument("--executor", choices=("processes", "dask"), default="processes",
+                   help="where shards run: local processes, or tasks of a Dask cluster")
+    p.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT",
+                   help="a Dask scheduler (default: a local cluster of --shards worker processes)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no live progress line (off anyway when not a tty)")
+
+
+def progress_line(fleet: Fleet) -> str:
+    reports = fleet.progress.values()
+    connected = sum(r["connected"] for r in reports)
+    sent = sum(r["attempted"] for r in reports)
+    received = fleet.subscriber.received if fleet.subscriber else 0
+    running = len(fleet.processes) - len(fleet.results) - len(fleet.failures)
+    import time
+    return (f"\rfleet {time.monotonic() - fleet.started:6.1f} s: connected {connected}/{len(fleet.devices)}, "
+            f"sent {sent}, received {received}, shards running {running}  ")
 
 
 async def main(args: argparse.Namespace) -> int:
-    if args.devices < 1 or args.seconds <= 0 or args.rate <= 0:
-        print("pysim fleet: --devices, --seconds and --rate must be positive", file=sys.stderr)
-        return 2
+    options = FleetOptions(scripted=args.scripted, emulated=args.emulated, broker=args.broker, rate=args.rate,
+                           duration=args.duration, qos=args.qos, shards=args.shards,
+                           connect_concurrency=args.connect_concurrency,
+                           boot_concurrency=args.boot_concurrency, drain_timeout=args.drain_timeout,
+                           executor=args.executor, dask_address=args.dask_address)
+    live = sys.stderr.isatty() and not args.quiet
 
-    def progress(totals: dict) -> None:
-        if not args.quiet:
-            print(f"\rconnected {totals['connected']}/{totals['devices']}  sent {totals['sent']}  "
-                  f"received {totals['received']}", end="", file=sys.stderr, flush=True)
+    def show(fleet: Fleet) -> None:
+        sys.stderr.write(progress_line(fleet))
+        sys.stderr.flush()
 
-    options = FleetOptions(devices=args.devices, shards=args.shards, seconds=args.seconds, rate=args.rate,
-                           qos=args.qos, broker=args.broker)
     try:
-        summary = await run_fleet(options, progress)
-    except MosquittoUnavailable as error:
-        print(f"pysim fleet: {error}", file=sys.stderr)
-        return 2
-    if not args.quiet:
-        print(file=sys.stderr)
-    print(summary.text())
-    if args.json is not None:
-        json.dump(summary.to_json(), args.json, indent=1)
-        args.json.write("\n")
-        args.json.flush()
-    return 0 if summary.ok else 1
+        summary = await Fleet(options, show if live else None).run()
+    except FleetError as error:
+        print(f"pysim fleet: {error}", file=sys.stderr, flush=True)
+        return 3
+    if live:
+        sys.stderr.write("\n")
+    print(text(summary), flush=True)
+    if args.json:
+        write_json(summary, args.json)
+    ok = summary["lost"] == 0 and summary["connected"] == summary["devices"] and not summary["failed"]
+    return 0 if ok else 1

@@ -1,148 +1,310 @@
-"""Run a fleet: the broker (in-process cloud or mosquitto), the shard processes, live
-progress and the summary."""
+"""``run_fleet``: a cloud, an independent subscriber and the shards that run the devices,
+then the accounting (:mod:`pysim.fleet.summary`).
+
+Shards run in processes of their own (``multiprocessing``, spawn: one asyncio loop a
+process, one process a core by default) or as tasks of a Dask cluster
+(``executor="dask"``, :mod:`pysim.fleet.distributed`). A shard that dies (a crash, a
+kill) takes only its own devices with it: they are reported as lost with the shard,
+its emulators are killed, the others run on.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import multiprocessing
 import os
-import queue as queue_module
-import statistics
+import queue
+import signal
+import subprocess
+import sys
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
 
-import psutil
-
-from pysim.cloud import Cloud
-
-from .device import fleet_device
 from .mosquitto import Mosquitto
-from .shard import shard_main
+from .plan import EMULATED, FleetDevice, ShardSpec, fleet_devices, split
+from .shard import proc_usage, raise_fd_limit, run_shard
+from .subscriber import FleetSubscriber
+from .summary import summarise
 
+ROOT = Path(__file__).resolve().parents[2]
 BROKERS = ("inprocess", "mosquitto")
+
+
+class FleetError(RuntimeError):
+    """The fleet could not start (one line)."""
 
 
 @dataclass
 class FleetOptions:
-    devices: int = 10
-    shards: int = 0              # 0: one per CPU core (at most one per device)
-    seconds: float = 10.0        # publishing time
-    rate: float = 1.0            # messages per second per device
+    scripted: int = 10
+    emulated: int = 0
+    broker: str = "inprocess"              # inprocess (pysim.cloud, amqtt) | mosquitto
+    rate: float = 1.0                      # messages per device per second
+    duration: float = 10.0                 # seconds each device publishes
     qos: int = 1
-    broker: str = "inprocess"    # inprocess | mosquitto
+    shards: int = field(default_factory=lambda: os.cpu_count() or 1)
+    connect_concurrency: int = 100         # scripted devices connecting at once, per shard
+    boot_concurrency: int = 4              # emulated devices starting at once, per shard
+    drain_timeout: float = 10.0            # after the shards: how long the subscriber may still wait
+    executor: str = "processes"            # processes | dask
+    dask_address: str | None = None        # a running scheduler; None: a LocalCluster of `shards` workers
+    seed: str = ""
+
+    def check(self) -> None:
+        if self.scripted < 0 or self.emulated < 0 or self.scripted + self.emulated == 0:
+            raise FleetError("a fleet needs at least one device (--scripted N, --emulated N)")
+        if self.broker not in BROKERS:
+            raise FleetError(f"unknown broker {self.broker!r}: choose {' or '.join(BROKERS)}")
+        if self.rate <= 0 or self.duration <= 0:
+            raise FleetError("--rate and --duration must be above 0")
+        if self.qos not in (0, 1):
+            raise FleetError("--qos must be 0 or 1")
+        if self.executor not in ("processes", "dask"):
+            raise FleetError(f"unknown executor {self.executor!r}: choose processes or dask")
 
 
-@dataclass
-class FleetSummary:
-    devices: int
-    shards: int
-    broker: str
-    connected: int
-    sent: int
-    received: int
-    lost: int
-    latency_ms: dict[str, float]             # p50, p90, p99, max of publish -> receive
-    cpu_percent_per_device: float            # of one core, the shards' CPU over the run
-    rss_mb_per_device: float
-    broker_cpu_percent: float                # of one core
-    seconds: float
-    errors: list[str] = field(default_factory=list)
+# ---- the firmware of emulated devices ---------------------------------------------------
+def firmware_for(devices: list[FleetDevice], build_root: Path | None = None) -> dict[str, str]:
+    """Build (or reuse) the demo firmware of each emulated device: its credentials are
+    compiled in, telemetry every second, never exiting. ``firmware/build/fleet/<name>``."""
+    emulated = [d for d in devices if d.kind == EMULATED]
+    if not emulated:
+        return {}
+    if not (ROOT / "firmware" / "Makefile").is_file():
+        raise FleetError("emulated devices need the demo firmware's sources (a source checkout)")
+    build_root = build_root or ROOT / "firmware" / "build" / "fleet"
+    jobs: list[tuple[FleetDevice, subprocess.Popen]] = []
+    out: dict[str, str] = {}
+    limit = os.cpu_count() or 1
+    for device in emulated:
+        build = build_root / device.device_name
+        out[device.device_name] = str(build / "netduinoplus2" / "demo.elf")
+        while len([p for _, p in jobs if p.poll() is None]) >= limit:
+            time.sleep(0.05)
+        jobs.append((device, subprocess.Popen(
+            ["make", "-s", "-C", str(ROOT / "firmware"), "APP=demo", "BOARD=netduinoplus2", f"BUILD={build}",
+             f"ICA_PK={device.product_key}", f"ICA_DN={device.device_name}", f"ICA_SECRET={device.device_secret}",
+             "TELEMETRY_MS=1000", "DEMO_EXIT_AFTER=0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
+    for device, proc in jobs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise FleetError(f"building the firmware of {device.device_name} failed: "
+                             f"{err.decode(errors='replace').strip().splitlines()[-1:]}")
+    return out
+
+
+# ---- the in-process cloud, in a process of its own ----------------------------------------
+def _cloud_main(devices: list[tuple[str, str, str]], conn) -> None:
+    logging.disable(logging.CRITICAL)       # amqtt logs its own tracebacks; the summary tells
+    raise_fd_limit()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    async def serve() -> None:
+        from pysim.cloud import Cloud
+        cloud = Cloud(tls=False)
+        for device in devices:
+            cloud.registry.add(*device)
+        try:
+            await cloud.start()
+        except Exception as error:
+            conn.send({"error": f"{type(error).__name__}: {error}"})
+            return
+        conn.send({"addresses": cloud.addresses, "service_password": cloud.service_password})
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)   # until told to stop
+        await cloud.stop()
+
+    asyncio.run(serve())
+
+
+class CloudProcess:
+    """``pysim.cloud.Cloud`` (amqtt broker, CoAP, HTTP) in a child process."""
+
+    def __init__(self, devices: list[FleetDevice]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self.process = context.Process(target=_cloud_main, name="pysim-fleet-cloud", daemon=True,
+                                       args=([(d.product_key, d.device_name, d.device_secret) for d in devices],
+                                             child))
+        self.addresses: dict[str, str] = {}
+        self.service_password = ""
+
+    async def start(self, timeout: float = 60.0) -> None:
+        self.process.start()
+        try:
+            ready = await asyncio.to_thread(self._conn.poll, timeout)
+            message = self._conn.recv() if ready else {"error": f"no answer within {timeout:g} s"}
+        except (EOFError, OSError):
+            message = {"error": f"its process ended with exit code {self.process.exitcode}"}
+        if "error" in message:
+            await self.stop()
+            raise FleetError(f"the in-process cloud did not start: {message['error']}")
+        self.addresses, self.service_password = message["addresses"], message["service_password"]
 
     @property
-    def ok(self) -> bool:
-        return self.connected == self.devices and self.lost == 0
+    def pid(self) -> int | None:
+        return self.process.pid
 
-    def text(self) -> str:
-        lat = self.latency_ms
-        return "\n".join([
-            f"fleet: {self.devices} devices in {self.shards} shards against {self.broker}, {self.seconds:.1f} s",
-            f"  connected {self.connected}/{self.devices}   sent {self.sent}   received {self.received}   "
-            f"lost {self.lost}",
-            f"  latency ms: p50 {lat['p50']:.1f}  p90 {lat['p90']:.1f}  p99 {lat['p99']:.1f}  max {lat['max']:.1f}",
-            f"  per device: CPU {self.cpu_percent_per_device:.2f} % of a core, memory {self.rss_mb_per_device:.2f} MB;"
-            f" broker CPU {self.broker_cpu_percent:.1f} % of a core",
-            *(f"  error: {e}" for e in self.errors[:5])])
-
-    def to_json(self) -> dict:
-        return {**asdict(self), "ok": self.ok}
+    async def stop(self) -> None:
+        if self.process.is_alive():
+            try:
+                self._conn.send("stop")
+            except OSError:
+                pass
+            await asyncio.to_thread(self.process.join, 10)
+        if self.process.is_alive():
+            self.process.kill()
+            await asyncio.to_thread(self.process.join, 5)
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
-    ms = sorted(v * 1000 for v in values)
-    cuts = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else [ms[0]] * 99
-    return {"p50": cuts[49], "p90": cuts[89], "p99": cuts[98], "max": ms[-1]}
+# ---- shards in processes ----------------------------------------------------------------
+def _shard_main(spec: ShardSpec, out) -> None:
+    logging.disable(logging.CRITICAL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent stops us
+    try:
+        out.put(("result", spec.index, run_shard(spec, lambda p: out.put(("progress", spec.index, p)))))
+    except BaseException as error:
+        out.put(("failed", spec.index, f"{type(error).__name__}: {error}"))
 
 
-@contextlib.asynccontextmanager
-async def _broker(options: FleetOptions):
-    """(MQTT URL, the process whose CPU is the broker's) for the fleet's devices."""
-    devices = [fleet_device(i) for i in range(options.devices)]
-    if options.broker == "mosquitto":
-        mosquitto = Mosquitto(devices)
-        async with mosquitto as url:
-            yield url, psutil.Process(mosquitto.process.pid)
-    else:
-        async with Cloud(tls=False) as cloud:
-            for creds in devices:
-                cloud.registry.add(creds.product_key, creds.device_name, creds.device_secret)
-            yield cloud.addresses["mqtt"], psutil.Process()
-
-
-async def run_fleet(options: FleetOptions, on_progress: Callable[[dict], None] | None = None) -> FleetSummary:
-    """Run the fleet and return its summary; ``on_progress`` gets totals about once a second."""
-    if options.broker not in BROKERS:
-        raise ValueError(f"broker must be one of {', '.join(BROKERS)}, not {options.broker!r}")
-    shards = max(1, min(options.shards or os.cpu_count() or 1, options.devices))
-    context = multiprocessing.get_context("spawn")
-    progress = context.Queue()
-    async with _broker(options) as (url, broker_process):
-        broker_cpu = broker_process.cpu_times()
-        started = time.monotonic()
-        start_at = time.time() + 1 + options.devices / 100    # devices online before the first message
-        processes = [context.Process(target=shard_main, daemon=True, name=f"fleet-shard-{s}", args=(
-            s, list(range(s, options.devices, shards)), url, start_at, options.seconds, options.rate,
-            options.qos, progress)) for s in range(shards)]
-        for process in processes:
-            process.start()
-        latest: dict[int, dict] = {}
-        results: list[dict] = []
+def kill_pids(pids) -> None:
+    for pid in pids:
         try:
-            while len(results) < shards:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class Fleet:
+    """One run: ``await Fleet(options).run()`` -> the summary dict. ``on_progress(fleet)``
+    is called about twice a second (``fleet.progress``: per shard, its last report;
+    ``fleet.processes``: the shard processes)."""
+
+    def __init__(self, options: FleetOptions, on_progress: Callable[["Fleet"], Any] | None = None) -> None:
+        options.check()
+        self.options = options
+        self.on_progress = on_progress
+        self.devices = fleet_devices(options.scripted, options.emulated, options.seed)
+        self.progress: dict[int, dict] = {}
+        self.results: dict[int, dict] = {}
+        self.failures: dict[int, str] = {}
+        self.processes: dict[int, multiprocessing.Process] = {}
+        self.subscriber: FleetSubscriber | None = None
+        self.started = time.monotonic()
+
+    async def run(self) -> dict[str, Any]:
+        o = self.options
+        firmware = await asyncio.to_thread(firmware_for, self.devices)
+        creds = [d.credentials for d in self.devices]
+        cloud = mosquitto = None
+        try:
+            if o.broker == "mosquitto":
+                mosquitto = Mosquitto(creds)
                 try:
-                    item = await asyncio.to_thread(progress.get, True, 0.5)
-                except queue_module.Empty:
-                    if not any(p.is_alive() for p in processes) and progress.empty():
-                        break                      # a shard died without its result
-                    continue
-                if item.get("done"):
-                    results.append(item)
-                else:
-                    latest[item["shard"]] = item
-                    if on_progress is not None:
-                        on_progress({k: sum(v[k] for v in latest.values()) for k in ("connected", "sent", "received")}
-                                    | {"devices": options.devices})
+                    await mosquitto.start()
+                except RuntimeError as error:
+                    raise FleetError(str(error)) from None
+            if o.broker == "inprocess" or firmware:   # the demo firmware also uses CoAP and HTTP
+                cloud = CloudProcess(self.devices)
+                await cloud.start()
+            broker_url = mosquitto.url if mosquitto else cloud.addresses["mqtt"]
+            password = mosquitto.service_password if mosquitto else cloud.service_password
+            addresses = {**(cloud.addresses if cloud else {}), "mqtt": broker_url}
+            self.subscriber = FleetSubscriber(broker_url, password, qos=o.qos)
+            try:
+                await asyncio.to_thread(self.subscriber.start)
+            except (OSError, ConnectionError) as error:
+                raise FleetError(str(error)) from None
+            specs = [ShardSpec(i, part, addresses, o.rate, o.duration, o.qos, o.connect_concurrency,
+                               o.boot_concurrency,
+                               {d.device_name: firmware[d.device_name] for d in part if d.kind == EMULATED})
+                     for i, part in enumerate(split(self.devices, o.shards))]
+            t0 = time.monotonic()
+            if o.executor == "dask":
+                from .distributed import run_shards_on_dask
+                self.results, self.failures = await asyncio.to_thread(
+                    run_shards_on_dask, specs, o.dask_address, o.shards)
+            else:
+                await self._run_processes(specs)
+            shards_s = time.monotonic() - t0
+            await self._drain()
+            broker_pid = mosquitto.pid if mosquitto else cloud.pid
+            broker_cpu, broker_rss = proc_usage(broker_pid) if broker_pid else (0.0, 0)
         finally:
-            for process in processes:
-                process.join(timeout=10)
+            if self.subscriber is not None:
+                self.subscriber.stop()
+            if mosquitto is not None:
+                await mosquitto.stop()
+            if cloud is not None:
+                await cloud.stop()
+        return summarise(self.options, self.devices, self.results, self.failures, self.subscriber,
+                         shards_s=shards_s, broker_cpu_s=broker_cpu, broker_rss_kb=broker_rss,
+                         wall_s=time.monotonic() - self.started)
+
+    async def _run_processes(self, specs: list[ShardSpec]) -> None:
+        context = multiprocessing.get_context("spawn")
+        out = context.Queue()
+        for spec in specs:
+            process = context.Process(target=_shard_main, args=(spec, out), name=f"pysim-fleet-shard-{spec.index}",
+                                      daemon=True)
+            process.start()
+            self.processes[spec.index] = process
+        try:
+            pending = set(self.processes)
+            last_tick = 0.0
+            while pending:
+                try:
+                    kind, index, payload = await asyncio.to_thread(out.get, True, 0.25)
+                except queue.Empty:
+                    kind = None
+                if kind == "progress":
+                    self.progress[index] = payload
+                elif kind == "result":
+                    self.results[index] = payload
+                    pending.discard(index)
+                elif kind == "failed":
+                    self.failures[index] = payload
+                    pending.discard(index)
+                for index in list(pending):   # died without a word: a crash or a kill
+                    process = self.processes[index]
+                    if not process.is_alive() and out.empty():
+                        self.failures[index] = f"shard process ended with exit code {process.exitcode}"
+                        pending.discard(index)
+                        kill_pids(self.progress.get(index, {}).get("emulator_pids", []))
+                if self.on_progress is not None and time.monotonic() - last_tick >= 0.5:
+                    last_tick = time.monotonic()
+                    self.on_progress(self)
+        finally:
+            for index, process in self.processes.items():
+                if process.is_alive():
+                    process.terminate()
+                await asyncio.to_thread(process.join, 10)
                 if process.is_alive():
                     process.kill()
-                    process.join()
-        elapsed = time.monotonic() - started
-        cpu = broker_process.cpu_times()
-        broker_cpu_seconds = (cpu.user + cpu.system) - (broker_cpu.user + broker_cpu.system)
-    devices = [d for r in results for d in r["devices"]]
-    missing = options.devices - len(devices)
-    sent = sum(d["sent"] for d in devices)
-    received = sum(d["received"] for d in devices)
-    errors = [d["error"] for d in devices if d["error"]] + [f"{missing} devices lost with their shard"] * bool(missing)
-    return FleetSummary(
-        devices=options.devices, shards=shards, broker=options.broker,
-        connected=sum(d["connected"] for d in devices), sent=sent, received=received, lost=sent - received,
-        latency_ms=_percentiles([x for d in devices for x in d["latencies"]]),
-        cpu_percent_per_device=100 * sum(r["cpu_seconds"] for r in results) / elapsed / options.devices,
-        rss_mb_per_device=sum(r["rss_bytes"] for r in results) / 2**20 / options.devices,
-        broker_cpu_percent=100 * broker_cpu_seconds / elapsed, seconds=elapsed, errors=errors)
+                    await asyncio.to_thread(process.join, 5)
+                kill_pids(self.progress.get(index, {}).get("emulator_pids", []))
+            out.close()
+            out.join_thread()
+
+    def attempted(self) -> int:
+        return sum(r["attempted"] for result in self.results.values() for r in result["devices"].values())
+
+    async def _drain(self) -> None:
+        """Wait until the subscriber has every attempted message, or nothing came for
+        ``drain_timeout`` s."""
+        want, last, since = self.attempted(), -1, time.monotonic()
+        while self.subscriber.received < want:
+            if self.subscriber.received != last:
+                last, since = self.subscriber.received, time.monotonic()
+            elif time.monotonic() - since > self.options.drain_timeout:
+                return
+            if self.on_progress is not None:
+                self.on_progress(self)
+            await asyncio.sleep(0.1)
+
+
+async def run_fleet(options: FleetOptions, on_progress: Callable[[Fleet], Any] | None = None) -> dict[str, Any]:
+    return await Fleet(options, on_progress).run()

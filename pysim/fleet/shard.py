@@ -1,38 +1,300 @@
-"""A fleet shard: one process running its devices on one event loop, reporting progress."""
+"""One fleet shard: many devices in one process and one asyncio loop.
+
+:func:`run_shard` is what a shard process (or a distributed task) runs: it starts its
+devices (connecting at most ``connect_concurrency`` at once), lets each publish
+``duration * rate`` telemetry messages at ``rate`` per second (QoS ``qos``), waits for
+every publish's result, stops everything and returns a plain dict:
+``{"shard", "devices": {name: DeviceRecord as dict}, "cpu_s", "wall_s", "rss_base_kb",
+"rss_peak_kb", "emulator_cpu_s", "emulator_rss_kb"}``.
+
+A *scripted* device is an :class:`~peripherals.ica.IcaModule` driven by an
+:class:`~pysim.te.AtClient` over its sans-I/O byte feed (no UART, no thread). An
+*emulated* device is the demo firmware (built with ``DEMO_EXIT_AFTER=0``) in QEMU,
+wired to its own module by a :class:`~pysim.uart.UartLink`.
+
+A publish's send time is taken when the TE writes ``AT+IMQTTPUB`` (scripted) or when
+the module has read that line from the UART (emulated); it counts as *attempted* once
+the module accepted the command (``+IMQTTPUB:<id>`` and OK), as *failed* when its
+result is not 0 (or, scripted, none came within ``RESULT_WAIT`` s). The fleet's
+subscriber decides what was received: a failed publish that arrives anyway is received.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import random
+import re
+import resource
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
 
-import psutil
+from peripherals.ica import IcaModule, ModuleConfig
+from pysim.te import AtClient
 
-from .device import DeviceStats, run_device
+from .plan import EMULATED, FleetDevice, ShardSpec
+
+PROGRESS_EVERY = 0.5
+CONNECT_TRIES = 5
+RESULT_WAIT = 30.0          # after the last publish: how long results may take
+SEQ = re.compile(r'\\?"seq\\?":(\d+)')
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def shard_main(shard: int, indexes: list[int], mqtt_url: str, start_at: float, seconds: float,
-               rate: float, qos: int, progress) -> None:
-    """Process entry point: run the devices, put progress dicts and finally a result dict
-    (``{"shard", "devices": [DeviceStats...], "cpu_seconds", "rss_bytes"}``) on ``progress``."""
-    stats = [DeviceStats() for _ in indexes]
-    process = psutil.Process()
+@dataclass
+class DeviceRecord:
+    kind: str
+    connected: bool = False
+    attempted: int = 0
+    failed: int = 0
+    retries: int = 0                 # connection attempts after a failed one
+    sent: dict[int, float] = field(default_factory=dict)   # seq -> wall-clock send time, every attempted one
+    error: str = ""
 
-    async def report() -> None:
-        while True:
-            progress.put({"shard": shard, "connected": sum(s.connected for s in stats),
-                          "sent": sum(s.sent for s in stats), "received": sum(s.received for s in stats)})
-            await asyncio.sleep(1)
 
-    async def main() -> None:
-        reporter = asyncio.create_task(report())
+def at_string(text: str) -> str:
+    """A quoted AT string parameter: backslash and quote escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def telemetry(seq: int, t: float) -> str:
+    return f'{{"seq":{seq},"t":{t:.6f}}}'
+
+
+def raise_fd_limit() -> None:
+    """As many sockets as the hard limit allows (a shard of 5,000 modules needs them)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def proc_usage(pid: int) -> tuple[float, int]:
+    """(CPU seconds, peak RSS in KiB) of a live process, from /proc; (0, 0) once gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        with open(f"/proc/{pid}/status") as f:
+            peak = next((int(line.split()[1]) for line in f if line.startswith("VmHWM:")), 0)
+        return cpu, peak
+    except (OSError, IndexError, ValueError):
+        return 0.0, 0
+
+
+def rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+
+
+class Shard:
+    def __init__(self, spec: ShardSpec, progress: Callable[[dict], None] | None) -> None:
+        self.spec = spec
+        self.progress = progress
+        self.records = {d.device_name: DeviceRecord(d.kind) for d in spec.devices}
+        self.pids: set[int] = set()
+        self.emulator_cpu = 0.0
+        self.emulator_rss = 0
+        self.rng = random.Random(spec.index)
+
+    def report(self, final: bool = False) -> None:
+        if self.progress is None:
+            return
+        records = self.records.values()
+        self.progress({"shard": self.spec.index, "pid": os.getpid(), "emulator_pids": sorted(self.pids),
+                       "connected": sum(r.connected for r in records),
+                       "attempted": sum(r.attempted for r in records),
+                       "failed": sum(r.failed for r in records), "final": final})
+
+    async def run(self) -> dict[str, Any]:
+        rss_base, t0 = rss_kb(), time.monotonic()
+        usage0 = resource.getrusage(resource.RUSAGE_SELF)
+        gate = asyncio.Semaphore(self.spec.connect_concurrency)
+        self.boot_gate = asyncio.Semaphore(self.spec.boot_concurrency)
+        reporter = asyncio.ensure_future(self._report_loop())
         try:
-            await asyncio.gather(*(run_device(i, mqtt_url, start_at, seconds, rate, qos, s)
-                                   for i, s in zip(indexes, stats)))
+            await asyncio.gather(*(self._device(d, gate) for d in self.spec.devices))
         finally:
             reporter.cancel()
+        self.report(final=True)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {"shard": self.spec.index, "pid": os.getpid(),
+                "devices": {name: asdict(r) for name, r in self.records.items()},
+                "cpu_s": usage.ru_utime + usage.ru_stime - usage0.ru_utime - usage0.ru_stime,
+                "wall_s": time.monotonic() - t0, "rss_base_kb": rss_base, "rss_peak_kb": usage.ru_maxrss,
+                "emulator_cpu_s": self.emulator_cpu, "emulator_rss_kb": self.emulator_rss}
 
-    started = time.process_time()
-    asyncio.run(main())
-    progress.put({"shard": shard, "done": True, "devices": [asdict(s) for s in stats],
-                  "cpu_seconds": time.process_time() - started, "rss_bytes": process.memory_info().rss})
+    async def _report_loop(self) -> None:
+        while True:
+            self.report()
+            await asyncio.sleep(PROGRESS_EVERY)
+
+    async def _device(self, device: FleetDevice, gate: asyncio.Semaphore) -> None:
+        record = self.records[device.device_name]
+        try:
+            if device.kind == EMULATED:
+                await self._emulated(device, record, self.boot_gate)
+            else:
+                await self._scripted(device, record, gate)
+        except Exception as error:   # one device's failure is its own
+            record.error = f"{type(error).__name__}: {error}"[:300]
+
+    # ---- a module driven by a scripted TE ------------------------------------------
+    async def _scripted(self, device: FleetDevice, record: DeviceRecord, gate: asyncio.Semaphore) -> None:
+        spec = self.spec
+        config = ModuleConfig(name=device.device_name, echo=False)
+        config.use_cloud(spec.cloud)
+        why: list[str] = []
+
+        def observe(kind: str, **detail: Any) -> None:   # keep why a connection failed
+            if kind in ("net.auth", "net.mqtt") and detail.get("reason") and not detail.get("ok", False):
+                why.append(str(detail["reason"]))
+
+        module = IcaModule(config, observer=observe)
+        at = AtClient(module.feed, default_timeout=60.0)
+        module.on_output = at.feed
+        await module.start()
+        try:
+            for attempt in range(CONNECT_TRIES):   # as a TE would: MQTT's TIMEOUT is 2 s at most
+                try:
+                    async with gate:
+                        await self._connect(device, at, why)
+                    break
+                except ConnectionError:
+                    if attempt == CONNECT_TRIES - 1:
+                        raise
+                    record.retries += 1
+                    await asyncio.sleep(self.rng.uniform(0.5, 2.0) * (attempt + 1))   # back off
+            record.connected = True
+            await self._publish_loop(device, record, at)
+        finally:
+            await module.stop()
+
+    @staticmethod
+    async def _connect(device: FleetDevice, at: AtClient, why: list[str]) -> None:
+        await at.expect_ok("AT+IMQTTAUTH=" + ",".join(
+            at_string(x) for x in (device.product_key, device.device_name, device.device_secret)))
+        auth = await at.wait_urc("+IMQTTAUTH", timeout=60.0)
+        if auth.text != "+IMQTTAUTH:OK":
+            raise ConnectionError(f"{auth.text} ({'; '.join(why[-2:])})")
+        await at.expect_ok("AT+IMQTTCONN")
+        state = await at.wait_urc("+IMQTTSTATE", timeout=60.0)
+        if state.text != "+IMQTTSTATE:2":
+            raise ConnectionError(f"{state.text} ({'; '.join(why[-2:])})")
+
+    async def _publish_loop(self, device: FleetDevice, record: DeviceRecord, at: AtClient) -> None:
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.spec.rate
+        topic = at_string(device.topic)
+        pending: dict[str, tuple[int, float]] = {}
+        due = loop.time() + self.rng.uniform(0, period)    # spread the devices over a period
+        for seq in range(1, self.spec.messages_per_device + 1):
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            due += period
+            t = time.time()
+            response = await at.command(f"AT+IMQTTPUB={topic},{self.spec.qos},{at_string(telemetry(seq, t))}")
+            if response.ok:
+                pending[response.line("+IMQTTPUB").fields[0]] = (seq, t)
+                record.attempted += 1
+                record.sent[seq] = t
+            else:
+                record.failed += 1
+            self._results(at, pending, record)
+        deadline = loop.time() + RESULT_WAIT
+        while pending and loop.time() < deadline:
+            try:
+                await at.wait_urc("+IMQTTPUB", lambda line: len(line.fields) == 2,
+                                  timeout=deadline - loop.time(), consume=False)
+            except Exception:
+                break
+            self._results(at, pending, record)
+        record.failed += len(pending)          # no result in time
+
+    @staticmethod
+    def _results(at: AtClient, pending: dict[str, tuple[int, float]], record: DeviceRecord) -> None:
+        for line in at.urcs:
+            if line.name == "+IMQTTPUB" and len(line.fields) == 2 and line.fields[0] in pending:
+                pending.pop(line.fields[0])
+                if line.fields[1] != "0":
+                    record.failed += 1
+        at.urcs.clear()
+
+    # ---- the demo firmware in an emulator ------------------------------------------
+    async def _emulated(self, device: FleetDevice, record: DeviceRecord, gate: asyncio.Semaphore) -> None:
+        from pysim import contract as firmware_contract
+        from pysim.emulators import Board, get_emulator
+        from pysim.uart import UartLink
+
+        spec = self.spec
+        wanted = spec.messages_per_device
+        enough = asyncio.Event()
+        publishing = asyncio.Event()
+
+        def observe(kind: str, **detail: Any) -> None:
+            if kind == "net.mqtt" and detail.get("what") == "connected":
+                record.connected = True
+            elif kind == "net.mqtt" and detail.get("what") == "publish failed":
+                record.failed += 1
+            elif kind == "at.command" and detail.get("line", "").startswith("AT+IMQTTPUB=") \
+                    and "/user/telemetry" in detail["line"] and detail.get("final") == "OK":
+                match = SEQ.search(detail["line"])
+                if match and record.attempted < wanted:
+                    record.attempted += 1
+                    record.sent[int(match.group(1))] = time.time()
+                    publishing.set()
+                    if record.attempted >= wanted:
+                        enough.set()
+
+        config = ModuleConfig(name=device.device_name)
+        config.use_cloud(spec.cloud)
+        module = IcaModule(config, observer=observe)
+        await module.start()
+        board = Board.load("netduinoplus2")
+        contract = firmware_contract.effective(None, board.contract)
+        board = board.with_wiring(contract.at_uart, contract.console_uart)
+        emulator = get_emulator(spec.emulator)
+        link = UartLink(None)
+        try:
+            async with gate:
+                await emulator.start(spec.firmware[device.device_name], board)
+                if emulator.pid:
+                    self.pids.add(emulator.pid)
+                await firmware_contract.wait_ready(contract, emulator, link,
+                                                   lambda: link.start(emulator.uart, module), spec.boot_timeout)
+                # hold the gate through the firmware's start-up steps (MQTT, CoAP, HTTP):
+                # a few devices starting at a time, the others already publishing
+                exited = asyncio.ensure_future(emulator.wait_exit())
+                started = asyncio.ensure_future(publishing.wait())
+                await asyncio.wait([exited, started], timeout=spec.boot_timeout,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                started.cancel()
+            done = asyncio.ensure_future(enough.wait())
+            await asyncio.wait([exited, done], timeout=spec.boot_timeout + spec.duration * 3,
+                               return_when=asyncio.FIRST_COMPLETED)
+            for task in (exited, done):
+                task.cancel()
+            if not enough.is_set():
+                raise RuntimeError(f"{record.attempted} of {wanted} messages; emulator exit code "
+                                   f"{emulator.returncode}; {emulator.output.strip()[-200:]}")
+        finally:
+            if emulator.pid:
+                cpu, peak = proc_usage(emulator.pid)
+                self.emulator_cpu += cpu
+                self.emulator_rss += peak
+            await link.stop()
+            await emulator.stop()
+            self.pids.discard(emulator.pid or -1)
+            # the firmware is gone: let the module finish the publishes it has started
+            deadline = asyncio.get_running_loop().time() + RESULT_WAIT
+            while any("publish" in t.get_name() for t in module.ctx._tasks) and \
+                    asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            await module.stop()
+
+
+def run_shard(spec: ShardSpec, progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Run one shard to the end in a fresh event loop; see the module's docstring."""
+    raise_fd_limit()
+    return asyncio.run(Shard(spec, progress).run())

@@ -117,6 +117,7 @@ class AtEngine:
     def receive(self, data: bytes) -> None:
         """Take bytes from the TE, in any chunking."""
         view = memoryview(data)
+        raw = view.tobytes()   # one copy a chunk: line ends are found with bytes.find
         i = 0
         while i < len(view):
             if self.mode is Mode.REBOOTING:
@@ -127,9 +128,22 @@ class AtEngine:
             elif self.mode is Mode.DATA_PLUS:
                 i = self._receive_plus(view, i)
             else:
-                i = self._receive_command(view, i)
+                i = self._receive_command(view, i, raw)
 
-    def _receive_command(self, view: memoryview, i: int) -> int:
+    def _receive_command(self, view: memoryview, i: int, raw: bytes) -> int:
+        # fast path (a fleet's per-message cost): the rest of the line, or of the chunk,
+        # appended at once when it has no LF, no backspace and fits the line
+        cr = raw.find(b"\r", i)
+        end = len(raw) if cr < 0 else cr
+        part = raw[i:end]
+        if len(self._line) + len(part) <= self.max_line and b"\n" not in part and b"\x08" not in part:
+            self._line += part
+            stop = end if cr < 0 else cr + 1
+            if self.echo:
+                self._out += view[i:stop]
+            if cr >= 0:
+                self._end_line()
+            return stop
         start = i
         n = len(view)
         while i < n:

@@ -10,6 +10,8 @@ take ``"`` alone, see ``peripherals/ica/profiles.py``).
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 from .errors import BadParams
@@ -27,6 +29,7 @@ _BLANK = " \t"
 
 
 ESCAPES = '"\\'   # what a backslash escapes inside quotes (DECISIONS §6)
+_PLAIN_RUN = re.compile(r'[^"\\]*')   # inside quotes: what is neither a quote nor a backslash
 
 
 def split_fields(text: str, *, strict: bool = False, escapes: str = ESCAPES) -> list[Arg]:
@@ -45,6 +48,10 @@ def split_fields(text: str, *, strict: bool = False, escapes: str = ESCAPES) -> 
             i += 1
             out: list[str] = []
             while True:
+                run = _PLAIN_RUN.match(text, i).end()   # ordinary characters, taken at once
+                if run > i:
+                    out.append(text[i:run])
+                    i = run
                 if i >= n:
                     if strict:
                         raise BadParams("unterminated string")
