@@ -143,7 +143,7 @@ async def lockstep(records: list[dict], drive: str, send: Callable[[bytes], Awai
             expected += data
     await watched.reach(len(expected), quiet)
     await asyncio.sleep(0)      # nothing more is owed, but let a last burst land
-    result.expected_lines = split_lines(bytes(expected))
+    result.expected_lines = split_lines(mask(bytes(expected)))   # both sides masked alike
     result.got_lines = split_lines(mask(bytes(watched.data)))
     result.differences, result.moved = split_moves(result.expected_lines, result.got_lines)
     return result
