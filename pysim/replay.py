@@ -75,6 +75,25 @@ def split_lines(data: bytes) -> list[str]:
     return lines
 
 
+def module_lines(data: bytes) -> list[str]:
+    """Module output as a TE reads it (the catalogue's reading, :class:`TeParser`): a line
+    per entry, a payload shown with the line that announced it, ``>`` for a prompt, and an
+    unfinished tail as a last line of its own."""
+    from pysim.te_parser import Prompt, TeParser
+    from pysim.trace import escape
+    parser = TeParser()
+    out = []
+    for item in parser.feed(data):
+        if isinstance(item, Prompt):
+            out.append(">")
+            continue
+        text = escape(item.text.encode("latin-1"))
+        if item.payload and TeParser.binary_length(item) is not None:
+            text += f" [{len(item.payload)} bytes: {escape(item.payload)}]"
+        out.append(text)
+    return out + split_lines(parser.pending())
+
+
 def diff_lines(expected: list[str], got: list[str]) -> list[str]:
     out = []
     matcher = difflib.SequenceMatcher(a=expected, b=got, autojunk=False)
@@ -143,42 +162,57 @@ async def lockstep(records: list[dict], drive: str, send: Callable[[bytes], Awai
             expected += data
     await watched.reach(len(expected), quiet)
     await asyncio.sleep(0)      # nothing more is owed, but let a last burst land
-    result.expected_lines = split_lines(mask(bytes(expected)))   # both sides masked alike
-    result.got_lines = split_lines(mask(bytes(watched.data)))
+    lines = module_lines if drive == "te2ta" else split_lines
+    result.expected_lines = lines(mask(bytes(expected)))   # both sides masked alike
+    result.got_lines = lines(mask(bytes(watched.data)))
     result.differences, result.moved = split_moves(result.expected_lines, result.got_lines)
     return result
 
 
-# result URCs (`+CMD:<id>,<status>`) and state URCs come when the network says, not when
-# the TE asks: their place among the other lines is timing; whether they come is content
+# result URCs (`+CMD:<id>,<status>`), state URCs and receive URCs (with the OK that is
+# their own, DECISIONS §11) come when the network says, not when the TE asks: their place
+# among the other lines is timing; whether they come is content
 ASYNC = re.compile(r"^\+I[A-Z]+:\d+,\d+$|^\+IMQTTSTATE:\d$")
+
+
+def is_async(line: str) -> bool:
+    from pysim.te_parser import RECEIVE_URCS, line_name
+    return bool(ASYNC.match(line)) or line_name(line) in RECEIVE_URCS
 
 
 def split_moves(expected: list[str], got: list[str]) -> tuple[list[str], list[str]]:
     """(differences, moved lines): the lines are compared in order without the asynchronous
-    result URCs; those are compared as a set (one in another place is a move, not a difference)."""
+    URCs; those are compared as a set (one in another place is a move, not a difference)."""
     from collections import Counter
 
-    differences = diff_lines([l for l in expected if not ASYNC.match(l)], [l for l in got if not ASYNC.match(l)])
-    want = Counter(l for l in expected if ASYNC.match(l))
-    have = Counter(l for l in got if ASYNC.match(l))
+    ordered_want, places_want = _split_async(expected)
+    ordered_have, places_have = _split_async(got)
+    differences = diff_lines(ordered_want, ordered_have)
+    want = Counter({line: len(at) for line, at in places_want.items()})
+    have = Counter({line: len(at) for line, at in places_have.items()})
     differences += [f"asynchronous line expected {line!r}, missing" for line in (want - have).elements()]
     differences += [f"asynchronous line unexpected {line!r}" for line in (have - want).elements()]
-    moved = [line for line, place in _places(expected).items()
-             if line in _places(got) and _places(got)[line] != place and want[line] and have[line]]
+    moved = [line for line, at in places_want.items() if line in places_have and places_have[line] != at]
     return differences, moved
 
 
-def _places(lines: list[str]) -> dict[str, list[int]]:
-    """Each asynchronous line -> how many other lines came before each time it came."""
+def _split_async(lines: list[str]) -> tuple[list[str], dict[str, list[int]]]:
+    """(the other lines in order, each asynchronous line -> how many other lines came
+    before each time it came); a receive URC takes the OK right after it along."""
+    from pysim.te_parser import RECEIVE_URCS, line_name
+    ordered: list[str] = []
     places: dict[str, list[int]] = {}
-    others = 0
-    for line in lines:
-        if ASYNC.match(line):
-            places.setdefault(line, []).append(others)
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if is_async(line):
+            places.setdefault(line, []).append(len(ordered))
+            if line_name(line) in RECEIVE_URCS and i + 1 < len(lines) and lines[i + 1] == "OK":
+                i += 1
         else:
-            others += 1
-    return places
+            ordered.append(line)
+        i += 1
+    return ordered, places
 
 
 def uart_records(path: Path | str) -> tuple[dict, list[dict]]:

@@ -150,6 +150,13 @@ class TeParser:
             out.append(line)
         return out
 
+    def pending(self) -> bytes:
+        """What was fed but is no whole line yet (a held header included)."""
+        held = b""
+        if self._held is not None:
+            held = self._held.text.encode("latin-1") + b"\r\n" + (b"\r\nOK\r\n" + self._held.payload if self._need else b"")
+        return held + bytes(self._buf)
+
     def _take_text_payload_line(self) -> "Line | None":
         """A text URC carrying a raw payload of msg_len octets; None if not one."""
         head_end = self._buf.find(b":")

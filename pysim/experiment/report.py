@@ -193,7 +193,7 @@ Grid point: <select id="point"></select> <button id="reset">whole run</button> <
     const ts = events.map(function (e) { return e.t; });
     const lo = ts.length ? Math.min.apply(null, ts) : 0, hi = ts.length ? Math.max.apply(null, ts) : 1;
     const pad = Math.max((hi - lo) * 0.02, 0.001);
-    full = [lo - pad, hi + pad]; t0 = full[0]; t1 = full[1]; draw();
+    full = [Math.max(lo - pad, 0), hi + pad]; t0 = full[0]; t1 = full[1]; draw();
   }
   svg.addEventListener("wheel", function (w) {
     w.preventDefault();

@@ -91,3 +91,23 @@ def test_not_a_capture(tmp_path):
     bad.write_text(json.dumps({"hello": 1}) + "\n")
     with pytest.raises(CaptureError, match="not a pysim capture"):
         read_capture(bad)
+
+
+def test_a_receive_urc_moves_with_its_own_ok():
+    """What CI once saw: the cloud's OTA announcement came after the next telemetry
+    publish in the replay, before it in the capture; timing, not a difference."""
+    from pysim.replay import split_moves
+    urc = '+IOTANEWVER:"1.1.0",2048,"cb05"'
+    capture = ["+IMQTTPUB:4", "OK", urc, "OK", "+IMQTTPUB:5", "OK"]
+    replay = ["+IMQTTPUB:4", "OK", "+IMQTTPUB:5", "OK", urc, "OK"]
+    assert split_moves(capture, replay) == ([], [urc])
+    kept, _ = split_moves(capture, ["+IMQTTPUB:4", "OK", "+IMQTTPUB:5", "OK"])
+    assert kept == [f"asynchronous line expected {urc!r}, missing"]      # its OK went with it
+
+
+def test_module_lines_read_payloads_by_length():
+    from pysim.replay import module_lines
+    data = (b'\r\n+IMQTTRCVPUB:1,"/t",4,"a\r\nb"\r\n\r\nOK\r\n'
+            b'\r\n+IMQTTRCVPUBIN:1,"/t",3\r\n\r\nOK\r\nx\r\n\r\n+IMQTTPUB:2')
+    assert module_lines(data) == ['+IMQTTRCVPUB:1,"/t",4,"a\\r\\nb"', "OK", '+IMQTTRCVPUBIN:1,"/t",3 [3 bytes: x\\r\\n]',
+                                  "OK", "+IMQTTPUB:2"]
