@@ -50,8 +50,12 @@ def child(backend: str) -> None:
 
 
 def sample(backend: str) -> float:
-    run = subprocess.run([sys.executable, __file__, "--child", backend], capture_output=True, text=True,
-                         timeout=CHILD_TIMEOUT, cwd=REPO)
+    import tempfile
+    # a crashing mono writes mono_crash.* files into its working directory: not the checkout's
+    with tempfile.TemporaryDirectory(prefix="bench-renode-") as cwd:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        run = subprocess.run([sys.executable, __file__, "--child", backend], capture_output=True, text=True,
+                             timeout=CHILD_TIMEOUT, cwd=cwd, env=env)
     for line in run.stdout.splitlines():
         if line.startswith("{"):
             return json.loads(line)["seconds"]

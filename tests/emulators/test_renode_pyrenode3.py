@@ -41,9 +41,12 @@ CHILD = textwrap.dedent("""\
     """)
 
 
-def test_pyrenode3_runs_the_firmware_in_process(uart_echo_elf):
+def test_pyrenode3_runs_the_firmware_in_process(uart_echo_elf, tmp_path):
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
+    # cwd: a crashing mono writes mono_crash.* files where it runs, not into the checkout
     run = subprocess.run([sys.executable, "-c", CHILD, str(uart_echo_elf)], capture_output=True, text=True,
-                         timeout=240)
+                         timeout=240, cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["boot"] == "BOOT uart-echo" and result["echo"] == "ping\r"
