@@ -14,6 +14,7 @@ from ..devauth import DeviceCredentials
 
 from ..at import BadParams, Command, CommandTable, DataEntry, NotAllowed, Reply, command_args, from_at, quote
 from ..interfaces import ModuleContext
+from ..net.coap_client import CoapClient
 from .auth import AuthCommand
 from .para import ParaCommand
 from .received import Received
@@ -49,19 +50,13 @@ SEND_KINDS = (SendKind("+ICOAPSENDREQ", True, False), SendKind("+ICOAPSENDBIN", 
               SendKind("+ICOAPSENDREQN", False, False), SendKind("+ICOAPSENDNBIN", False, True))
 
 
-def _settled(response: asyncio.Future) -> None:
-    """Read the outcome of a request nobody awaits any more (no "never retrieved" warning)."""
-    if not response.cancelled():
-        response.exception()
-
-
 class CoapCommands:
     def __init__(self, ctx: ModuleContext, table: CommandTable) -> None:
         self.ctx = ctx
         self.para = ParaCommand(table, "+ICOAPARA")
         self.auth = AuthCommand(ctx, table, "+ICOAPAUTH", "coap_auth", self._authenticate)
         self.token: str | None = None
-        self._context: aiocoap.Context | None = None
+        self._context: CoapClient | None = None
         self._context_lock = asyncio.Lock()
         self.last_sent: dict[str, tuple[list[str], bytes]] = {}
         self.received = Received(ctx, table, "+ICOAPRCVRSP", "+ICOAPRCVBIN")
@@ -79,27 +74,23 @@ class CoapCommands:
         host, port = endpoint
         return f"coap://{host}:{port}"
 
-    async def _client(self) -> aiocoap.Context:
+    async def _client(self) -> CoapClient:
         async with self._context_lock:     # two first requests at once make one context, not two
             if self._context is None:
-                self._context = await aiocoap.Context.create_client_context()
+                self._context = await CoapClient.create_client_context()
             return self._context
 
     async def request(self, code: aiocoap.Code, path: tuple[str, ...], payload: bytes, *,
                       confirmable: bool = True, token: str | None = None) -> aiocoap.Message:
-        """One CoAP request to the configured server (path as segments)."""
+        """One CoAP request to the configured server (path as segments). Cancelling it (a
+        caller's timeout) abandons the request completely (:mod:`..net.coap_client`)."""
         message = aiocoap.Message(code=code, payload=payload, uri=self._base(),
                                   transport_tuning=aiocoap.Reliable if confirmable else aiocoap.Unreliable)
         message.opt.uri_path = path
         if token:
             message.opt.add_option(StringOption(TOKEN_OPTION, token))
         context = await self._client()
-        response = context.request(message).response
-        response.add_done_callback(_settled)
-        # a caller's timeout must not cancel aiocoap's own future: a reply arriving in the
-        # same loop turn as the cancellation made aiocoap set_result on a cancelled future
-        # (InvalidStateError, issue 10 defect 8). The late reply is then simply not read.
-        return await asyncio.shield(response)
+        return await context.request(message).response
 
     async def shutdown(self) -> None:
         context, self._context = self._context, None
