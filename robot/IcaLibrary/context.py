@@ -1,13 +1,10 @@
-"""What the keyword families share: the event loop thread, the module and device
+"""What the keyword families share: the event loop thread (``pysim.loop_thread``), the module and device
 caches (handles), the cloud in use, timeouts, failure messages with the trace tail,
 and `Stop All`."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import re
-import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Coroutine
 
@@ -15,6 +12,7 @@ from robot.api import logger
 from robot.api.deco import keyword
 from robot.utils import ConnectionCache, timestr_to_secs
 
+from pysim.loop_thread import LoopThread
 from pysim.te import Line
 
 from .results import AtResponse, Urc
@@ -29,51 +27,6 @@ if TYPE_CHECKING:
 LOOP_GRACE = 10.0
 # Starting and stopping things (cloud, module, QEMU) must be done within this.
 LIFECYCLE_TIMEOUT = 60.0
-
-
-class EventLoopThread:
-    """An asyncio loop running forever in a daemon thread; ``run`` waits for a coroutine."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._main, name="IcaLibrary-loop", daemon=True)
-        self.thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def run(self, coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
-        """Run ``coro`` on the loop; cancel it if the caller gives up (timeout, Robot timeout)."""
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise AssertionError(f"the event loop did not finish within {timeout:g} s") from None
-        except BaseException:
-            future.cancel()
-            raise
-
-    def close(self) -> None:
-        """Cancel what is left on the loop, stop it, join the thread, close the loop."""
-        if self.loop.is_closed():
-            return
-        try:
-            self.run(self._drain(), LIFECYCLE_TIMEOUT)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(LIFECYCLE_TIMEOUT)
-            self.loop.close()
-
-    async def _drain(self) -> None:
-        current = asyncio.current_task()
-        tasks = [t for t in asyncio.all_tasks() if t is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self.loop.shutdown_asyncgens()
-        await self.loop.shutdown_default_executor()
 
 
 class SuiteEndCleanup:
@@ -129,7 +82,7 @@ class LibraryContext:
 
     def _reset(self) -> None:
         """Forget everything started (after `Stop All`)."""
-        self._loop: EventLoopThread | None = None
+        self._loop: LoopThread | None = None
         self._cloud: Cloud | None = None                      # the one Start Cloud started
         self._modules: ConnectionCache = ConnectionCache("no module: use Start Module first")
         self._devices: ConnectionCache = ConnectionCache("no MCU session: use Start MCU Session first")
@@ -141,7 +94,7 @@ class LibraryContext:
     # ---- plumbing ---------------------------------------------------------
     def _run(self, coro: Coroutine[Any, Any, Any], timeout: float = LIFECYCLE_TIMEOUT) -> Any:
         if self._loop is None:
-            self._loop = EventLoopThread()
+            self._loop = LoopThread("IcaLibrary-loop")
         return self._loop.run(coro, timeout + LOOP_GRACE)
 
     @staticmethod
@@ -269,7 +222,7 @@ class LibraryContext:
                 logger.info(f"trace of MCU session {index}:\n" + "\n".join(device.full_trace()))
         loop, self._loop = self._loop, None
         try:
-            loop.close()
+            loop.close(LIFECYCLE_TIMEOUT)
         except BaseException as error:
             errors.append(f"closing the event loop: {type(error).__name__}: {error}")
         self._reset()
