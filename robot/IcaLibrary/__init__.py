@@ -105,6 +105,31 @@ class IcaLibrary(CloudKeywords, CloudLifeKeywords, ModuleKeywords, AtKeywords, U
     keyword's ``hex`` argument is true (spaces allowed: ``00 01 FF``). Robot
     ``bytes`` values are taken as they are.
 
+    = Secrets =
+
+    Robot writes every keyword argument to output.xml and log.html. A device
+    secret therefore goes to the keywords as a Robot ``Secret`` (Robot Framework
+    7.4 or newer), which Robot logs as ``<secret>``. A ``Secret`` variable is
+    made from an environment variable (with a default, if you like), in a
+    variable file, or with ``VAR``:
+
+    | *** Variables ***
+    | ${SECRET: Secret}      %{DEVICE_SECRET=robot-secret-01}
+    | ${IDENTITY: Secret}    %{DEVICE_IDENTITY}
+
+    `Register Device` takes it as ``device_secret`` and `Start MCU Session` as
+    ``identity`` (``PK:DN:SECRET``). In an AUTH command, write the variable where
+    the secret goes and pass it again as ``secret``: Robot turns the variable
+    inside the text into ``<secret>``, and `Send AT` sends the secret's value there:
+
+    | Send AT | AT+IMQTTAUTH="${PK}","${DN}","${SECRET}" | secret=${SECRET} |
+
+    The library itself never logs a secret: the secret of an AUTH command line is
+    masked (``"********"``) in the trace, in the lines the UART keywords return, in
+    the response `Send AT` returns (its ``.raw`` echo included), and every secret
+    the library was given is masked in failure messages. A secret given as a plain
+    string still works, but Robot then logs it as the keyword's argument.
+
     = Timeouts =
 
     Timeouts are Robot time strings: ``10s``, ``1 min 30 s``, ``500ms``, or

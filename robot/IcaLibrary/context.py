@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any, Coroutine
 
 from robot.api import logger
 from robot.api.deco import keyword
+from robot.api.types import Secret
 from robot.utils import ConnectionCache, timestr_to_secs
 
+from peripherals.ica.redaction import MASK, redact_line
 from pysim.loop_thread import LoopThread
 from pysim.te import Line
 
@@ -67,6 +69,11 @@ def block_indexes(value: str | list[int] | tuple[int, ...]) -> set[int]:
     return {int(part) for part in value}
 
 
+def secret_text(value: "Secret | str") -> str:
+    """The text a ``Secret`` holds (a plain string is taken as it is)."""
+    return value.value if isinstance(value, Secret) else str(value)
+
+
 Target = "ModuleHandle | DeviceHandle"
 
 
@@ -78,6 +85,7 @@ class LibraryContext:
         self.ROBOT_LIBRARY_LISTENER = SuiteEndCleanup(self)
         self._at_timeout = seconds(at_timeout)
         self._uart_timeout = seconds(uart_timeout)
+        self._secrets: set[str] = set()       # device secrets seen: masked in every message
         self._reset()
 
     def _reset(self) -> None:
@@ -176,6 +184,22 @@ class LibraryContext:
             return self._modules.current
         return None
 
+    # ---- secrets ----------------------------------------------------------
+    def _keep_secret(self, value: "Secret | str") -> str:
+        """The text of a device secret, remembered so that `_mask` hides it from now on."""
+        text = secret_text(value)
+        if text:
+            self._secrets.add(text)
+        return text
+
+    def _mask(self, text: str) -> str:
+        """``text`` with the secret of every AUTH command line and every device secret
+        this library was given replaced by a mask (for messages and log lines)."""
+        text = redact_line(text)
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK.strip('"'))
+        return text
+
     # ---- failures ---------------------------------------------------------
     def _failure(self, message: str, target: "Target | None" = None) -> AssertionError:
         """An AssertionError whose message ends with the trace tail of ``target`` (default:
@@ -184,10 +208,10 @@ class LibraryContext:
         target = target or self._default_target()
         lines = target.trace_tail() if target is not None else []
         if not lines:
-            return AssertionError(message)
+            return AssertionError(self._mask(message))
         tail = "\n".join(lines)
-        return AssertionError(f"{message}\nTrace tail of {target.kind} {target.label} "
-                              f"(s since it started):\n{tail}")
+        return AssertionError(self._mask(f"{message}\nTrace tail of {target.kind} {target.label} "
+                                         f"(s since it started):\n{tail}"))
 
     # ---- clean-up ---------------------------------------------------------
     @keyword
@@ -216,10 +240,10 @@ class LibraryContext:
             try:
                 self._loop.run(getattr(target, method)(), LIFECYCLE_TIMEOUT)
             except BaseException as error:  # keep stopping the rest
-                errors.append(f"stopping the {what}: {type(error).__name__}: {error}")
+                errors.append(self._mask(f"stopping the {what}: {type(error).__name__}: {error}"))
         for index, device in enumerate(self._devices, 1):
             if device.full_trace():
-                logger.info(f"trace of MCU session {index}:\n" + "\n".join(device.full_trace()))
+                logger.info(self._mask(f"trace of MCU session {index}:\n" + "\n".join(device.full_trace())))
         loop, self._loop = self._loop, None
         try:
             loop.close(LIFECYCLE_TIMEOUT)

@@ -4,6 +4,7 @@ register failing strings that end any later wait at once."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import timedelta
 
@@ -49,6 +50,10 @@ class UartKeywords(LibraryContext):
             found = self._run(log.wait(matcher, directions, wait, log.positions.get(name, 0)), wait)
         except FailingLineSeen as error:
             raise self._failure(f"looking for {matcher} on {name}: {error}", handle) from None
+        if found is not None:    # a device secret a firmware prints is masked as in messages
+            index, match = found
+            found = index, dataclasses.replace(match, line=self._mask(match.line),
+                                               groups=[self._mask(group) for group in match.groups])
         return handle, log, name, matcher, wait, found
 
     @keyword
