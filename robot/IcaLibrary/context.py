@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Coroutine
+from typing import TYPE_CHECKING, Any, Coroutine, Literal
 
 from robot.api import logger
 from robot.api.deco import keyword
 from robot.api.types import Secret
 from robot.utils import ConnectionCache, timestr_to_secs
 
+from peripherals.ica.profiles import PROFILES
 from peripherals.ica.redaction import MASK, redact_line
 from pysim.loop_thread import LoopThread
 from pysim.te import Line
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 
     from .cloud import CloudObserver
     from .handles import DeviceHandle, ModuleHandle
+
+# The module's compatibility profiles (peripherals/ica/profiles.py), as Robot shows and checks them
+ProfileName = Literal[tuple(PROFILES)]
 
 # How long a keyword may wait beyond its own timeout for the loop to answer.
 LOOP_GRACE = 10.0
@@ -81,8 +85,11 @@ class LibraryContext:
     """Shared state. The keyword families (the other files) inherit it."""
 
     def __init__(self, at_timeout: timedelta = timedelta(seconds=10),
-                 uart_timeout: timedelta = timedelta(seconds=30)) -> None:
+                 uart_timeout: timedelta = timedelta(seconds=30), profile: str = "spec") -> None:
         self.ROBOT_LIBRARY_LISTENER = SuiteEndCleanup(self)
+        if profile not in PROFILES:
+            raise ValueError(f"unknown module profile {profile!r}: use one of {', '.join(PROFILES)}")
+        self._profile = profile                # for modules started without a profile argument
         self._at_timeout = seconds(at_timeout)
         self._uart_timeout = seconds(uart_timeout)
         self._secrets: set[str] = set()       # device secrets seen: masked in every message

@@ -11,7 +11,7 @@ from robot.api.types import Secret
 
 from peripherals.ica import Faults
 
-from .context import LIFECYCLE_TIMEOUT, LibraryContext, block_indexes, seconds, secret_text
+from .context import LIFECYCLE_TIMEOUT, LibraryContext, ProfileName, block_indexes, seconds, secret_text
 from .handles import DeviceHandle
 from .lines import UART_NAMES, FailingLineSeen, Matcher
 
@@ -23,7 +23,8 @@ class McuKeywords(LibraryContext):
                           emulator: str | None = None, baud: int | None = None, trace: bool = False,
                           boot_timeout: timedelta = timedelta(seconds=20), alias: str | None = None,
                           board: str | None = None, identity: Secret | str | None = None,
-                          gdb_port: int | None = None, gdb_wait: bool = False) -> int:
+                          gdb_port: int | None = None, gdb_wait: bool = False,
+                          profile: ProfileName | None = None) -> int:
         """Starts a cloud, a module and the firmware in an emulator, wired by a UART link; returns
         the session's handle (an index from 1) and makes it the active device.
 
@@ -42,6 +43,9 @@ class McuKeywords(LibraryContext):
           firmware uses); default the demo firmware's ``a1demoPK:demo-device-01:demo-secret-01``.
           Best a Robot ``Secret`` (see `Secrets`): as a plain string Robot writes it to
           output.xml and log.html. The secret is masked in the trace and in every message.
+        - ``profile``: the module's ``spec``, ``sdk2`` or ``sdk3`` behaviour (see `Module
+          profiles`), for a firmware built on such a client; default the library's
+          ``profile`` import argument (``spec``).
         - ``gdb_port``: serve GDB on 127.0.0.1:``gdb_port``; ``gdb_wait``: hold the CPU until
           GDB continues it (the keyword then waits for the debugger; docs/debugging.md).
 
@@ -68,7 +72,7 @@ class McuKeywords(LibraryContext):
         try:
             handle = self._run(DeviceHandle.start(
                 trace, firmware=firmware, emulator=emulator, baud=baud, boot_timeout=boot,
-                board=board, identity=parts, **debug,
+                board=board, identity=parts, profile=profile or self._profile, **debug,
                 faults=Faults(corrupt_ota_blocks=block_indexes(corrupt_ota_blocks))),
                 (24 * 3600.0 if gdb_wait else boot) + LIFECYCLE_TIMEOUT)
         except (OSError, RuntimeError, TimeoutError, ValueError) as error:   # no ELF/board/emulator, no boot
