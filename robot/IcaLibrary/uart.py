@@ -153,13 +153,17 @@ class UartKeywords(LibraryContext):
         On ``console`` the bytes go to the firmware's console input. On ``at`` (a
         module started by `Start Module`) they go to the module as if from the TE,
         bypassing `Send AT`: its answer shows up with `Wait For Line On Uart` (and
-        unmatched lines as URCs). ``line_end`` defaults to CR.
+        unmatched lines as URCs). ``line_end`` defaults to CR (``\\r``); give ``\\n`` or
+        ``\\r\\n`` where the firmware wants another line end.
 
         Fails on the AT UART of an MCU session: the firmware is the TE there.
 
         Example:
-        | Write Line To Uart | AT+CGMI | uart=at |
-        | Wait For Line On Uart | ICA-SIM | uart=at-ta |
+        | Write Line To Uart | temp 21 | uart=console |
+        | Wait For Line On Uart | PUB ok |
+        | Write Line To Uart | exit 7 | line_end=\\n |
+        | Write Line To Uart | AT+CGMI | uart=at | module=te |
+        | Wait For Line On Uart | ICA-SIM | uart=at-ta | module=te |
         """
         handle, log, directions, name = self._uart(uart, device, module)
         data = (content + line_end).encode("latin-1")
