@@ -29,6 +29,7 @@ from typing import Awaitable, Callable
 
 from pysim.capture import CaptureError, read_capture, record_bytes
 from pysim.faults import FaultController
+from pysim.help_formatter import HelpFormatter
 
 EXIT_DIFFERENT = 1
 EXIT_USAGE = 2
@@ -331,7 +332,7 @@ async def replay_firmware(path: Path | str, firmware: Path, *, board: str = "net
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "replay", help="replay a capture's AT UART against a module or a firmware, report differences",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("capture", type=Path, help="a capture written by `pysim run --capture` (JSON lines)")
     p.add_argument("--firmware", type=Path, default=None,
                    help="drive this firmware with the module side (default: drive a module with the TE side)")

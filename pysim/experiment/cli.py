@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from pysim.faults import KINDS
+from pysim.help_formatter import HelpFormatter
 
 EXIT_USAGE = 2
 
@@ -20,9 +21,9 @@ EXIT_USAGE = 2
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "experiment", help="resilience matrix or a parameter sweep (docs/experiments.md)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
         description="`resilience`: the demo firmware under every fault kind at three severities. "
-                    "FILE: a sweep (JSON or YAML) over a parameter grid, with CSV, plots and an HTML report.")
+                    "FILE: a sweep (JSON or YAML) over a parameter grid, of a Python TE publishing (scenario: publish) or of a firmware in the emulator (scenario: firmware), with CSV, plots and an HTML report.")
     p.add_argument("what", metavar="resilience|FILE", help="`resilience` or a sweep file")
     p.add_argument("--out", type=Path, default=None,
                    help="output directory (default: experiments/<name>-<time> under the current directory)")
