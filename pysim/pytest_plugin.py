@@ -37,6 +37,8 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
@@ -156,11 +158,13 @@ def parse_device(spec: str) -> tuple[str, str, str]:
 
 @dataclass
 class TestTrace:
-    """The readable trace lines of one test, from every session and module it started."""
+    """The readable trace lines of one test, from every session and module it started, all
+    timed from ``t0`` (``time.monotonic()`` when the test's trace began)."""
 
     echo: bool = False
     lines: list[str] = field(default_factory=list)
     sources: list[Callable[[], list[str]]] = field(default_factory=list)
+    t0: float = field(default_factory=time.monotonic)
 
     def add(self, line: str) -> None:
         self.lines.append(line)
@@ -168,10 +172,41 @@ class TestTrace:
             print(line)
 
     def text(self) -> str:
-        lines = list(self.lines)
-        for source in self.sources:
-            lines += source()
-        return "\n".join(lines)
+        """Every line in time order. An event of the shared cloud's log is seen by each writer
+        that listens to it (a session's, the module fixtures'): it is shown once."""
+        streams = [list(self.lines)] + [list(source()) for source in self.sources]
+        events: Counter[str] = Counter()
+        for stream in streams:
+            events |= Counter(line for line in stream if _label(line) in EVENT_LABELS)
+        merged = sorted((item for stream in streams for item in _timed(stream)), key=lambda item: item[0])
+        out = []
+        for _, line in merged:
+            if _label(line) in EVENT_LABELS:
+                if not events[line]:
+                    continue
+                events[line] -= 1
+            out.append(line)
+        return "\n".join(out)
+
+
+EVENT_LABELS = {"TA<->cloud", "TA"}   # pysim.trace's CLOUD and MODULE: lines made from the event log
+
+
+def _label(line: str) -> str:
+    parts = line.split(None, 2)
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _timed(lines: list[str]) -> list[tuple[float, str]]:
+    """(time, line) for each line; a line without a time takes the one before it."""
+    out, t = [], 0.0
+    for line in lines:
+        try:
+            t = float(line.split(None, 1)[0])
+        except (IndexError, ValueError):
+            pass
+        out.append((t, line))
+    return out
 
 
 TRACE_KEY = pytest.StashKey[TestTrace]()
@@ -345,11 +380,12 @@ def cloud(request: pytest.FixtureRequest, pysim_cloud: dict[str, str] | None) ->
 @pytest.fixture
 def _pysim_dut_options(request: pytest.FixtureRequest, tmp_path: Path, pysim_firmware: Path | None,
                        pysim_board: str, pysim_emulator: str, pysim_baud: int | None,
-                       pysim_device: tuple[str, str, str] | None, pysim_cloud: dict[str, str] | None) -> Any:
+                       pysim_device: tuple[str, str, str] | None, pysim_cloud: dict[str, str] | None,
+                       pysim_trace: TestTrace) -> Any:
     """The ``SessionOptions`` `dut` starts from."""
     values: dict[str, Any] = {"device": pysim_device} if pysim_device else {}
     return _session_options(request, tmp_path, firmware=pysim_firmware, board=pysim_board, emulator=pysim_emulator,
-                            baud=pysim_baud, cloud=pysim_cloud, **values)
+                            baud=pysim_baud, cloud=pysim_cloud, trace_t0=pysim_trace.t0, **values)
 
 
 @pytest.fixture
@@ -405,7 +441,7 @@ async def module_factory(request: pytest.FixtureRequest, cloud: Any, tmp_path: P
     from pysim.trace import TraceWriter
 
     require_async_test(request)
-    writer = TraceWriter(pysim_trace.add)
+    writer = TraceWriter(pysim_trace.add, t0=pysim_trace.t0)
     cloud.events.listeners.append(writer.event)
     made: list[ModuleUnderTest] = []
 
@@ -455,6 +491,7 @@ async def mcu_session(request: pytest.FixtureRequest, tmp_path: Path, cloud: Any
 
     async def make(**options: Any) -> Any:
         options.setdefault("emulator", pysim_emulator)
+        options.setdefault("trace_t0", pysim_trace.t0)
         session_options = _session_options(request, tmp_path, **options)
         session = await start_session(session_options, cloud=cloud)
         made.append(session)

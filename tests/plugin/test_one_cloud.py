@@ -71,7 +71,8 @@ def test_sync_dut_cloud_and_device_share_one_cloud(dut, cloud, device, started_c
     assert started_clouds == [cloud]
 
 
-async def test_async_dut_cloud_device_and_at_share_one_cloud(dut, cloud, device, at, ica_module, started_clouds):
+async def test_async_dut_cloud_device_and_at_share_one_cloud(dut, cloud, device, at, ica_module, started_clouds,
+                                                             pysim_trace):
     """An async test: dut, `at`'s module and `cloud` on the test's loop, one broker for both devices."""
     assert started_clouds == [cloud] and dut.session.cloud is cloud
     assert dut.module.config.mqtt_url == ica_module.config.mqtt_url == cloud.addresses["mqtt"]
@@ -96,3 +97,14 @@ async def test_async_dut_cloud_device_and_at_share_one_cloud(dut, cloud, device,
     await dut.cloud.publish(command, '{"led":1}')
     assert (await at.wait_urc("+IMQTTRCVPUB")).payload == b'{"led":1}'
     assert started_clouds == [cloud]
+    # the test's trace: both modules' AT lines and the firmware's console in time order, and each
+    # event of the one cloud once (the session's writer and `at`'s both listen to it)
+    lines = pysim_trace.text().splitlines()
+    times = [float(line.split()[0]) for line in lines]
+    assert times == sorted(times)
+    assert any(f'TE->TA AT+IMQTTPUB="{update}",1,"hello"' in line for line in lines)
+    assert any("console STEP mqtt_connect ok" in line for line in lines)
+    connects = cloud.events.find(lambda e: e.kind == "mqtt.connect" and e.device == (device.product_key,
+                                                                                      device.device_name))
+    traced = [line for line in lines if f" TA<->cloud mqtt.connect {device.product_key}/" in line]
+    assert len(traced) == len(connects) >= 1, traced
