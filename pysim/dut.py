@@ -140,6 +140,7 @@ class Dut:
         self._loop = loop
         self._owns_loop = owns_loop and loop is not None
         self._stopped = False
+        self._home = asyncio.get_running_loop() if loop is None else None   # the loop a `start_here` session is on
         self.console = DutConsole(self)
         self.uart = DutUart(self)
         self.cloud = DutCloud(self)
@@ -224,6 +225,10 @@ class Dut:
             if not _in_coroutine():
                 coro.close()
                 raise RuntimeError("this dut runs on an async test's event loop: `await` its calls")
+            if asyncio.get_running_loop() is not self._home:
+                coro.close()
+                raise RuntimeError("this dut runs on another event loop than this coroutine's: give the test the "
+                                   "loop of its fixtures (pytest-asyncio's default, function-scoped)")
             return asyncio.ensure_future(asyncio.wait_for(coro, timeout + GRACE))
         future = self._loop.submit(coro)
         if _in_coroutine():

@@ -153,16 +153,21 @@ def test_external_broker_and_device(device):
 @pytest.mark.pysim(cloud="coap://127.0.0.1:9")
 def test_external_without_mqtt(pysim_cloud):
     pass
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_async_on_another_loop_than_its_fixtures(dut):
+    await dut.console.expect("BOOT")
 '''
 
 
-def test_fixtures_that_cannot_share_the_cloud_fail_in_one_line(tmp_path):
+def test_fixtures_that_cannot_share_the_cloud_fail_in_one_line(tmp_path, demo_elf):
     """An awaited-only fixture in a synchronous test, or an in-process one beside an external
     broker: a set-up error of one line naming what to use, never a second cloud or a traceback."""
     (tmp_path / "test_unshared.py").write_text(UNSHARED_TESTS)
-    done = run_pytest(tmp_path, "-p", "no:randomly")
+    done = run_pytest(tmp_path, f"--pysim-firmware={demo_elf}")
     # each error section: its header, then exactly one line
-    errors = dict(re.findall(r"_ ERROR at setup of (\w+) _+\n([^\n]*)\n(?=_+ ERROR|=+ short test summary)",
+    errors = dict(re.findall(r"_ ERROR at setup of (\w+) _+\n([^\n]*)\n(?=_+ ERROR|=+ )",
                              done.stdout))
     assert errors == {
         "test_sync_at": "`at` is for async tests (`async def`, pytest-asyncio); a synchronous test drives "
@@ -177,6 +182,10 @@ def test_fixtures_that_cannot_share_the_cloud_fail_in_one_line(tmp_path):
                                       "MQTT broker: give mqtt://HOST:PORT",
     }, done.stdout[-3000:]
     assert "Traceback" not in done.stdout and "pytest_plugin.py" not in done.stdout, done.stdout[-3000:]
+    # a test on another loop than its fixtures is told so at its first call of the dut
+    assert "FAILED test_unshared.py::test_async_on_another_loop_than_its_fixtures" in done.stdout
+    assert ("E       RuntimeError: this dut runs on another event loop than this coroutine's: give the test the loop "
+            "of its fixtures (pytest-asyncio's default, function-scoped)\n") in done.stdout, done.stdout[-3000:]
 
 
 EXTERNAL_TESTS = '''
