@@ -71,8 +71,16 @@ def test_sync_dut_cloud_and_device_share_one_cloud(dut, cloud, device, started_c
     assert started_clouds == [cloud]
 
 
-async def test_async_dut_cloud_device_and_at_share_one_cloud(dut, cloud, device, at, ica_module, started_clouds,
-                                                             pysim_trace):
+def test_sync_cloud_alone_is_served_during_the_test(cloud, device, started_clouds):
+    """A plain test without `dut`: its cloud answers an independent client while the test body runs."""
+    topic = f"/{device.product_key}/{device.device_name}/user/update"
+    paho_publish(cloud.addresses["mqtt"], device, topic, b"plain")
+    assert [e.detail["payload"] for e in cloud.events.find(kind_is("mqtt.publish", topic=topic))] == [b"plain"]
+    assert started_clouds == [cloud]
+
+
+async def test_async_dut_cloud_device_and_at_share_one_cloud(dut, cloud, device, at, ica_module, mcu_session,
+                                                             echo_elf, started_clouds, pysim_trace):
     """An async test: dut, `at`'s module and `cloud` on the test's loop, one broker for both devices."""
     assert started_clouds == [cloud] and dut.session.cloud is cloud
     assert dut.module.config.mqtt_url == ica_module.config.mqtt_url == cloud.addresses["mqtt"]
@@ -96,6 +104,9 @@ async def test_async_dut_cloud_device_and_at_share_one_cloud(dut, cloud, device,
     # the dut's cloud side publishes to `at`'s module
     await dut.cloud.publish(command, '{"led":1}')
     assert (await at.wait_urc("+IMQTTRCVPUB")).payload == b'{"led":1}'
+    # a second firmware session of the test joins the same cloud
+    session = await mcu_session(firmware=echo_elf)
+    assert session.cloud is cloud and session.module.config.mqtt_url == cloud.addresses["mqtt"]
     assert started_clouds == [cloud]
     # the test's trace: both modules' AT lines and the firmware's console in time order, and each
     # event of the one cloud once (the session's writer and `at`'s both listen to it)
