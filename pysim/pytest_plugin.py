@@ -12,12 +12,13 @@ configure, and in async tests (with ``await``)::
 Fixtures (``pytest --fixtures`` shows each one's docstring):
 
 * ``dut``: firmware in an emulator + module + cloud (:class:`pysim.dut.Dut`);
-* ``pysim_firmware``, ``pysim_board``, ``pysim_emulator``, ``pysim_baud``, ``pysim_device``: the values
-  ``dut`` uses: an indirect parametrize, else ``@pytest.mark.pysim(...)``, else the
+* ``pysim_firmware``, ``pysim_board``, ``pysim_emulator``, ``pysim_baud``, ``pysim_device``,
+  ``pysim_cloud``: the values ``dut`` uses: an indirect parametrize, else ``@pytest.mark.pysim(...)``, else the
   ``--pysim-*`` option, else the default;
 * ``cloud``, the test's one in-process cloud, which ``dut`` and every fixture below use;
   ``device``, credentials registered in it (sync and async tests);
-* async only (pytest-asyncio): ``module_factory``, ``ica_module``, ``at`` and ``mcu_session``;
+* async only (pytest-asyncio): ``module_factory``, ``ica_module``, ``at``, ``mcu_session`` and
+  ``faults``; in a synchronous test they fail in one line naming ``dut`` instead;
 * faults (docs/faults.md): ``mcu_session(fault_specs=[...])`` starts a session with faults,
   ``session.inject_fault(spec)`` adds one during the run; for a module alone,
   ``faults(module)`` gives a :class:`pysim.faults.FaultController` (removed at teardown).
