@@ -166,11 +166,28 @@ class TestTrace:
     lines: list[str] = field(default_factory=list)
     sources: list[Callable[[], list[str]]] = field(default_factory=list)
     t0: float = field(default_factory=time.monotonic)
+    shown_events: set[str] = field(default_factory=set)
 
     def add(self, line: str) -> None:
+        """A line of the test's own writer (the module fixtures')."""
         self.lines.append(line)
-        if self.echo:
-            print(line)
+        self.show(line)
+
+    def show(self, line: str) -> None:
+        """With ``echo`` (``--pysim-trace``), print a line as it happens; an event of the shared
+        cloud that another writer of the test printed already is left out."""
+        if not self.echo:
+            return
+        if _label(line) in EVENT_LABELS:
+            if line in self.shown_events:
+                return
+            self.shown_events.add(line)
+        print(line)
+
+    @property
+    def session_options(self) -> dict[str, Any]:
+        """What a session of the test needs: the test's time origin, and ``show`` when echoing."""
+        return {"trace_t0": self.t0, "trace": self.show if self.echo else None}
 
     def text(self) -> str:
         """Every line in time order. An event of the shared cloud's log is seen by each writer
@@ -386,7 +403,7 @@ def _pysim_dut_options(request: pytest.FixtureRequest, tmp_path: Path, pysim_fir
     """The ``SessionOptions`` `dut` starts from."""
     values: dict[str, Any] = {"device": pysim_device} if pysim_device else {}
     return _session_options(request, tmp_path, firmware=pysim_firmware, board=pysim_board, emulator=pysim_emulator,
-                            baud=pysim_baud, cloud=pysim_cloud, trace_t0=pysim_trace.t0, **values)
+                            baud=pysim_baud, cloud=pysim_cloud, **pysim_trace.session_options, **values)
 
 
 @pytest.fixture
@@ -492,7 +509,8 @@ async def mcu_session(request: pytest.FixtureRequest, tmp_path: Path, cloud: Any
 
     async def make(**options: Any) -> Any:
         options.setdefault("emulator", pysim_emulator)
-        options.setdefault("trace_t0", pysim_trace.t0)
+        for key, value in pysim_trace.session_options.items():
+            options.setdefault(key, value)
         session_options = _session_options(request, tmp_path, **options)
         session = await start_session(session_options, cloud=cloud)
         made.append(session)

@@ -74,7 +74,10 @@ def test_sync_dut_cloud_and_device_share_one_cloud(dut, cloud, device, started_c
 def test_sync_cloud_alone_is_served_during_the_test(cloud, device, started_clouds):
     """A plain test without `dut`: its cloud answers an independent client while the test body runs."""
     topic = f"/{device.product_key}/{device.device_name}/user/update"
+    seen = threading.Event()      # the cloud's loop (its thread) calls the listener
+    cloud.events.listeners.append(lambda event: kind_is("mqtt.publish", topic=topic)(event) and seen.set())
     paho_publish(cloud.addresses["mqtt"], device, topic, b"plain")
+    assert seen.wait(20), "the test's cloud reported no publish"
     assert [e.detail["payload"] for e in cloud.events.find(kind_is("mqtt.publish", topic=topic))] == [b"plain"]
     assert started_clouds == [cloud]
 
@@ -119,3 +122,21 @@ async def test_async_dut_cloud_device_and_at_share_one_cloud(dut, cloud, device,
                                                                                       device.device_name))
     traced = [line for line in lines if f" TA<->cloud mqtt.connect {device.product_key}/" in line]
     assert len(traced) == len(connects) >= 1, traced
+
+
+class TestEcho:
+    """--pysim-trace (here: the test's trace with ``echo`` on) prints the dut's lines as they happen."""
+
+    @pytest.fixture
+    def pysim_trace(self, pysim_trace):
+        pysim_trace.echo = True
+        return pysim_trace
+
+    def test_the_dut_session_is_printed_live_each_event_once(self, dut, capsys):
+        dut.console.expect(r"^STEP mqtt_connect ok", timeout=30)
+        out = capsys.readouterr().out.splitlines()
+        assert any(line.endswith("console STEP mqtt_connect ok") for line in out), out
+        assert any(" TE->TA AT+IMQTTCONN" in line for line in out), out
+        printed = [line for line in out if " TA<->cloud mqtt.connect a1demoPK/demo-device-01" in line]
+        connects = dut.cloud.cloud.events.find(lambda e: e.kind == "mqtt.connect" and e.device == DEMO)
+        assert len(printed) == len(connects) >= 1, printed
