@@ -412,13 +412,24 @@ def _pysim_dut_cloud(request: pytest.FixtureRequest, pysim_cloud: dict[str, str]
     return None if pysim_cloud is not None else request.getfixturevalue("cloud")
 
 
+def did_not_start(error: Exception) -> BaseException:
+    """The failure of the test's set-up, one line, as `pysim run` reports a set-up error:
+    ``raise did_not_start(error) from None``."""
+    from pysim.cli import setup_error
+
+    return pytest.fail.Exception(f"dut could not start: {setup_error(error)}", pytrace=False)
+
+
 @async_fixture
 async def _pysim_async_dut(_pysim_dut_options: Any, _pysim_dut_cloud: Any, pysim_trace: TestTrace
                            ) -> AsyncIterator[Any]:
     """An async test's `dut`, on the test's event loop around the test's `cloud`."""
     from pysim.dut import Dut
 
-    device = await Dut.start_here(_pysim_dut_options, cloud=_pysim_dut_cloud)
+    try:
+        device = await Dut.start_here(_pysim_dut_options, cloud=_pysim_dut_cloud)
+    except Exception as error:   # as `pysim run`: anything before the firmware runs is a set-up error
+        raise did_not_start(error) from None
     pysim_trace.sources.append(lambda: device.session.trace_lines)
     try:
         yield device
@@ -436,7 +447,10 @@ def dut(request: pytest.FixtureRequest, _pysim_dut_options: Any, pysim_trace: Te
         yield request.getfixturevalue("_pysim_async_dut")
         return
     loop = request.getfixturevalue("_pysim_loop")
-    device = Dut.start(_pysim_dut_options, cloud=request.getfixturevalue("_pysim_dut_cloud"), loop=loop)
+    try:
+        device = Dut.start(_pysim_dut_options, cloud=request.getfixturevalue("_pysim_dut_cloud"), loop=loop)
+    except Exception as error:
+        raise did_not_start(error) from None
     pysim_trace.sources.append(lambda: device.session.trace_lines)
     try:
         yield device

@@ -165,6 +165,17 @@ def test_external_without_mqtt(pysim_cloud):
     pass
 
 
+@pytest.mark.pysim(firmware="no-such.elf")
+def test_sync_dut_without_its_firmware(dut):
+    pass
+
+
+@pytest.mark.pysim(firmware="no-such.elf")
+@pytest.mark.asyncio
+async def test_async_dut_without_its_firmware(dut):
+    pass
+
+
 @pytest.mark.asyncio(loop_scope="module")
 async def test_async_on_another_loop_than_its_fixtures(dut):
     await dut.console.expect("BOOT")
@@ -190,6 +201,10 @@ def test_fixtures_that_cannot_share_the_cloud_fail_in_one_line(tmp_path, demo_el
                                            "use `dut` and `dut.cloud`, which talk to it",
         "test_external_without_mqtt": "--pysim-cloud / pysim(cloud=...) 'coap://127.0.0.1:9' names no "
                                       "MQTT broker: give mqtt://HOST:PORT",
+        "test_sync_dut_without_its_firmware": "dut could not start: no firmware at no-such.elf: build it first "
+                                              "(the demo: `make -C firmware`)",
+        "test_async_dut_without_its_firmware": "dut could not start: no firmware at no-such.elf: build it first "
+                                               "(the demo: `make -C firmware`)",
     }, done.stdout[-3000:]
     assert "Traceback" not in done.stdout and "pytest_plugin.py" not in done.stdout, done.stdout[-3000:]
     # a test on another loop than its fixtures is told so at its first call of the dut
