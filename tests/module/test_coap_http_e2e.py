@@ -12,13 +12,6 @@ from pysim.events import kind_is
 from pysim.peers import service_client
 
 
-@pytest.fixture
-async def observer(cloud):
-    client = await service_client(cloud)
-    yield client
-    await client.close()
-
-
 async def authenticated(at, family: str, device) -> None:
     """``AT+I<family>AUTH`` with the device's credentials, waiting for ``:OK``."""
     await at.expect_ok("ATE0")

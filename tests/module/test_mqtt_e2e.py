@@ -21,13 +21,6 @@ async def mqtt_online(at: AtClient, device, **para) -> None:
     assert (await at.wait_urc("+IMQTTSTATE")).text == "+IMQTTSTATE:2"
 
 
-@pytest.fixture
-async def observer(cloud):
-    client = await service_client(cloud)
-    yield client
-    await client.close()
-
-
 @pytest.mark.parametrize("qos", [0, 1, 2])
 async def test_te_publish_reaches_paho_subscriber(at, device, observer, qos):
     topic = f"/{device.product_key}/{device.device_name}/user/telemetry"

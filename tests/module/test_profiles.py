@@ -89,13 +89,6 @@ class SdkTe:
             self.publishes.append(int(reply.split(":")[1]))
 
 
-@pytest.fixture
-async def observer(cloud):
-    client = await service_client(cloud)
-    yield client
-    await client.close()
-
-
 TRICKY = ['a\\\\b', 'x\\"', 'C:\\dir "q"']     # backslashes and quotes as the SDKs send them
 
 
