@@ -9,14 +9,7 @@ import aiohttp
 import pytest
 
 from pysim.events import kind_is
-from pysim.peers import service_client
-
-
-async def authenticated(at, family: str, device) -> None:
-    """``AT+I<family>AUTH`` with the device's credentials, waiting for ``:OK``."""
-    await at.expect_ok("ATE0")
-    await at.expect_ok(f'AT+I{family}AUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
-    assert (await at.wait_urc(f"+I{family}AUTH")).text == f"+I{family}AUTH:OK"
+from te_steps import authenticated
 
 
 async def coap_online(at, device):

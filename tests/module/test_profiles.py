@@ -10,7 +10,6 @@ import asyncio
 import pytest
 
 from peripherals.ica import ModuleConfig
-from pysim.peers import service_client
 
 
 class SdkTe:

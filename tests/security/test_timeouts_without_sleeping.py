@@ -16,13 +16,7 @@ import pytest
 
 from peripherals.ica import IcaModule, ModuleConfig
 from pysim.te import AtClient
-
-
-async def mqtt_online(at, device) -> None:
-    await at.expect_ok(f'AT+IMQTTAUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
-    assert (await at.wait_urc("+IMQTTAUTH")).text == "+IMQTTAUTH:OK"
-    await at.expect_ok("AT+IMQTTCONN")
-    assert (await at.wait_urc("+IMQTTSTATE")).text == "+IMQTTSTATE:2"
+from te_steps import mqtt_online
 
 
 async def test_data_entry_timeout_with_an_injected_clock(cloud, device):
