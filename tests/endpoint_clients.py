@@ -12,13 +12,16 @@ Helpers, imported as ``from endpoint_clients import ...``: :func:`need` and
 :func:`run` for the command-line clients (mosquitto_pub/sub, libcoap's
 coap-client-notls), :func:`auth_body` for a device's ``/auth`` request and
 :func:`coap_request` for one aiocoap request. They speak the protocols as written,
-not through the module's or the cloud's code.
+not through the module's or the cloud's code. And, for the module's side,
+:func:`held_http_server`: an HTTP endpoint that holds every answer until released.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiocoap
 import aiohttp
@@ -147,3 +150,29 @@ async def coap_request(context: aiocoap.Context, cloud, code: aiocoap.Code, path
     if token is not None:
         message.opt.add_option(StringOption(TOKEN_OPTION, token))
     return await asyncio.wait_for(context.request(message).response, TIMEOUT)
+
+
+@asynccontextmanager
+async def held_http_server() -> AsyncIterator[tuple[str, asyncio.Event]]:
+    """An HTTP server on 127.0.0.1 that answers every request (``{"code":0}``) only once
+    the event is set: ``async with held_http_server() as (url, release)``. Leaving
+    sets it and closes the server."""
+    from aiohttp import web
+    release = asyncio.Event()
+
+    async def held(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.json_response({"code": 0})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", held)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", release
+    finally:
+        release.set()
+        await runner.cleanup()

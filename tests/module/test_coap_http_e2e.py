@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from pysim.events import kind_is
+from endpoint_clients import held_http_server
 from te_steps import authenticated
 
 
@@ -175,25 +176,8 @@ async def test_http_server_gone_reports_status_4(at, device, cloud):
 @pytest.fixture
 async def slow_server():
     """An HTTP server that answers only once ``release`` is set: (url, release)."""
-    from aiohttp import web
-    release = asyncio.Event()
-
-    async def slow(request):
-        await release.wait()
-        return web.json_response({"code": 0})
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", slow)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", release
-    finally:
-        release.set()
-        await runner.cleanup()
+    async with held_http_server() as (url, release):
+        yield url, release
 
 
 async def test_too_many_outstanding_requests_report_status_5(module_factory, slow_server):
