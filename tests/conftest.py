@@ -1,5 +1,6 @@
-"""Fixtures shared by the test areas: the firmware builds (need arm-none-eabi-gcc), and
-``backend``, the emulator a backend-generic test runs on."""
+"""Fixtures shared by the test areas: the firmware builds (need arm-none-eabi-gcc),
+``backend``, the emulator a backend-generic test runs on, and (endpoint_clients.py)
+independent clients of the cloud's endpoints."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from pathlib import Path
 import pytest
 
 from pysim.emulators import RenodeEmulator
+
+# this folder is on sys.path (pytest's default import mode puts a conftest's folder there):
+# the test modules import endpoint_clients' helpers, and its fixtures are loaded here
+pytest_plugins = ["endpoint_clients"]
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE_TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc")
