@@ -13,6 +13,7 @@ from peripherals.ica.devauth import mqtt_connect_fields
 from pysim.cloud import Cloud
 from pysim.events import kind_is
 from pysim.peers import host_port
+from te_steps import mqtt_online
 
 TOPIC = "/a1demoPK/demo-device-01/user"      # the demo firmware's topics
 DEMO = ("a1demoPK", "demo-device-01")
@@ -87,11 +88,7 @@ async def test_async_dut_cloud_device_and_at_share_one_cloud(dut, cloud, device,
     """An async test: dut, `at`'s module and `cloud` on the test's loop, one broker for both devices."""
     assert started_clouds == [cloud] and dut.session.cloud is cloud
     assert dut.module.config.mqtt_url == ica_module.config.mqtt_url == cloud.addresses["mqtt"]
-    await at.expect_ok("ATE0")
-    await at.expect_ok(f'AT+IMQTTAUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
-    assert (await at.wait_urc("+IMQTTAUTH")).text == "+IMQTTAUTH:OK"
-    await at.expect_ok("AT+IMQTTCONN")
-    assert (await at.wait_urc("+IMQTTSTATE")).text == "+IMQTTSTATE:2"
+    await mqtt_online(at, device)
     command = f"/{device.product_key}/{device.device_name}/user/command"
     await at.expect_ok(f'AT+IMQTTSUB="{command}",1')
     await at.wait_urc("+IMQTTSUB")
