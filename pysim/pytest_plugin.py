@@ -56,7 +56,7 @@ except ImportError:   # pragma: no cover - without pytest-asyncio only the sync 
 
 DEFAULT_DEVICE = "a1testPK:test-device-01:test-secret-01"
 DEFAULTS: dict[str, Any] = {"firmware": None, "board": "netduinoplus2", "emulator": "qemu", "baud": None,
-                            "device": None, "cloud": None}
+                            "device": None, "cloud": None, "profile": "spec"}
 CLOUD_TIMEOUT = 30.0   # starting or stopping a synchronous test's cloud
 #: fixtures that stand for the in-process cloud (or act on it), in the order an error names them
 CLOUD_FIXTURES = ("cloud", "device", "module_factory", "ica_module", "at", "mcu_session")
@@ -84,6 +84,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="`dut` uses this external broker/servers instead of an in-process cloud per test, e.g. "
                          "mqtt://127.0.0.1:1883 or a JSON address map as `pysim cloud` prints; the in-process "
                          "fixtures (`cloud`, `device`, `at`, ...) then fail (default: an in-process cloud per test)")
+    group.addoption("--pysim-profile", default=None, choices=["spec", "sdk2", "sdk3"],
+                    help="the module's compatibility profile for `dut`, `mcu_session` and `module_factory` "
+                         "(docs/module-behaviour.md) (default: spec)")
     group.addoption("--pysim-trace", action="store_true",
                     help="print each test's readable trace as it happens (default: only on failure)")
     group.addoption("--pysim-trace-dir", default="pysim-traces", metavar="DIR",
@@ -99,7 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "pysim_gdb(port, wait=False): `dut` and `mcu_session` serve GDB on "
                                        "this port")
     config.addinivalue_line(
-        "markers", "pysim(firmware=None, board=None, emulator=None, baud=None, device=None, cloud=None, "
+        "markers", "pysim(firmware=None, board=None, emulator=None, baud=None, device=None, cloud=None, profile=None, "
                    "**session_options): "
                    "the `dut` of this test; wins over the --pysim-* options, loses to an indirect parametrize")
 
@@ -288,6 +291,13 @@ def pysim_baud(request: pytest.FixtureRequest) -> int | None:
 
 
 @pytest.fixture
+def pysim_profile(request: pytest.FixtureRequest) -> str:
+    """The module's compatibility profile: spec, sdk2 or sdk3 (parametrize indirect / marker /
+    --pysim-profile); `dut`, `mcu_session` and `module_factory` start their modules with it."""
+    return str(pysim_value(request, "profile"))
+
+
+@pytest.fixture
 def pysim_device(request: pytest.FixtureRequest) -> tuple[str, str, str] | None:
     """The firmware's (PK, DN, SECRET) for `dut`, None for the demo's (parametrize indirect / marker /
     --pysim-device); the marker and parametrize take "PK:DN:SECRET" or a tuple."""
@@ -333,6 +343,7 @@ def _session_options(request: pytest.FixtureRequest, tmp_path: Path, **values: A
     marker = request.node.get_closest_marker(MARKER)
     extra = {k: v for k, v in (marker.kwargs if marker else {}).items() if k not in DEFAULTS}
     merged = {**gdb_options(request), **extra, **values}
+    merged["module"] = {"profile": request.getfixturevalue("pysim_profile"), **merged.get("module", {})}
     emulator = merged.pop("emulator", None)
     return SessionOptions(emulator=None if emulator == "auto" else emulator, workdir=tmp_path, **merged)
 
@@ -473,11 +484,13 @@ async def module_factory(request: pytest.FixtureRequest, cloud: Any, tmp_path: P
     from pysim.trace import TraceWriter
 
     require_async_test(request)
+    profile = request.getfixturevalue("pysim_profile")
     writer = TraceWriter(pysim_trace.add, t0=pysim_trace.t0)
     cloud.events.listeners.append(writer.event)
     made: list[ModuleUnderTest] = []
 
     async def make(**options: Any) -> ModuleUnderTest:
+        options.setdefault("profile", profile)
         name = f"ica{len(made)}"
         mut = await make_module(cloud.addresses, events=cloud.events, name=name,
                                 nv_path=tmp_path / f"{name}.nv.json", trace=writer, **options)

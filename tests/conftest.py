@@ -16,7 +16,7 @@ from pysim.emulators import RenodeEmulator
 
 # this folder is on sys.path (pytest's default import mode puts a conftest's folder there):
 # the test modules import endpoint_clients' helpers, and its fixtures are loaded here
-pytest_plugins = ["endpoint_clients"]
+pytest_plugins = ["endpoint_clients", "pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE_TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc")

@@ -123,7 +123,7 @@ def test_help_and_fixture_docs(tmp_path):
     done = run_pytest(tmp_path, "--help")
     text = " ".join(done.stdout.split())
     for option in ("--pysim-firmware=ELF", "--pysim-board=NAME", "--pysim-emulator", "--pysim-baud=N",
-                   "--pysim-cloud=URL"):
+                   "--pysim-cloud=URL", "--pysim-profile"):
         assert option in text
     assert "(default: qemu)" in text and "(default: netduinoplus2)" in text and "(default: unpaced)" in text
     assert "(default: an in-process cloud per test)" in text
@@ -131,11 +131,12 @@ def test_help_and_fixture_docs(tmp_path):
     group = done.stdout.split("ICA co-simulation (pysim):\n", 1)[1]
     group = " ".join(re.split(r"\n(?=\S)", group, maxsplit=1)[0].split())      # up to the next group's title
     helps = re.split(r" (?=--pysim-[a-z-]+[ =])", " " + group)[1:]
-    assert len(helps) == 10, helps
+    assert len(helps) == 11, helps
     for help_text in helps:
         assert "(default:" in help_text, help_text
     done = run_pytest(tmp_path, "--fixtures")
     for name in ("dut", "pysim_firmware", "pysim_board", "pysim_emulator", "pysim_baud", "pysim_cloud", "pysim_trace",
+                 "pysim_profile",
                  "cloud",
                  "device", "module_factory", "ica_module", "at", "mcu_session"):
         block = done.stdout.split(f"\n{name} ", 1)
