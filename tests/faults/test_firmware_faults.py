@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -83,6 +84,17 @@ async def test_telemetry_resumes_after_a_module_reboot(forever_demo):
     cell = await run_cell("module.reboot:off=0.3", firmware=forever_demo, hold=1.0, window=10.0)
     assert cell.recovered and cell.exit_code is None, cell
     assert cell.lost <= 2                    # the reading sent while the module was off
+
+
+async def test_a_cell_whose_firmware_never_publishes_ends(tmp_path):
+    """The matrix once waited for ever for a first telemetry message: a firmware that
+    never sends one (uart_echo) gets a cell that says so, in bounded time."""
+    from pysim.experiment.resilience import ROOT, run_cell
+
+    subprocess.run(["make", "-s", "-C", str(ROOT / "firmware"), "build/uart_echo.elf"], check=True)
+    cell = await run_cell("net.latency:ms=50", firmware=ROOT / "firmware/build/uart_echo.elf",
+                          start_within=2.0)
+    assert not cell.recovered and cell.note == "RuntimeError: no telemetry within 2 s, before the fault"
 
 
 async def test_uart_stall_in_the_main_loop_is_survived(run_demo):
