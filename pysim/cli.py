@@ -511,7 +511,7 @@ async def _start_and_run(session, devices, checks, run_firmware):
 
 COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run,
             "boards": lambda args, stop: boards_command.main(args),
-            "fleet": lambda args, stop: fleet_cli.main(args)}
+            "fleet": fleet_cli.main}
 
 
 def main(argv: list[str] | None = None) -> int:
