@@ -329,9 +329,10 @@ async def replay_firmware(path: Path | str, firmware: Path, *, board: str = "net
 
 # ---- command line (registered in pysim/cli.py) ------------------------------------
 def add_parser(subparsers) -> None:
+    from pysim.cli import HelpFormatter
     p = subparsers.add_parser(
         "replay", help="replay a capture's AT UART against a module or a firmware, report differences",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("capture", type=Path, help="a capture written by `pysim run --capture` (JSON lines)")
     p.add_argument("--firmware", type=Path, default=None,
                    help="drive this firmware with the module side (default: drive a module with the TE side)")

@@ -18,11 +18,12 @@ EXIT_USAGE = 2
 
 
 def add_parser(subparsers) -> None:
+    from pysim.cli import HelpFormatter
     p = subparsers.add_parser(
         "experiment", help="resilience matrix or a parameter sweep (docs/experiments.md)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
         description="`resilience`: the demo firmware under every fault kind at three severities. "
-                    "FILE: a sweep (JSON or YAML) over a parameter grid, with CSV, plots and an HTML report.")
+                    "FILE: a sweep (JSON or YAML) over a parameter grid, of a Python TE publishing (scenario: publish) or of a firmware in the emulator (scenario: firmware), with CSV, plots and an HTML report.")
     p.add_argument("what", metavar="resilience|FILE", help="`resilience` or a sweep file")
     p.add_argument("--out", type=Path, default=None,
                    help="output directory (default: experiments/<name>-<time> under the current directory)")

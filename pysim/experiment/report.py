@@ -66,7 +66,9 @@ def write_plots(plan: Any, runs: list[Any], out: Path) -> list[Path]:
     for point in plan.points():
         mine = [r for r in runs if r.point == point]
         labels.append(point_label(point))
-        latencies.append([m.latency_ms for r in mine for m in r.messages if m.latency_ms is not None] or [0.0])
+        latencies.append([m.ack_ms for r in mine for m in r.messages if m.ack_ms is not None] or [0.0]
+                         if plan.scenario == "firmware" else
+                         [m.latency_ms for r in mine for m in r.messages if m.latency_ms is not None] or [0.0])
         rates = [r.delivered / r.seconds for r in mine if r.seconds]
         throughput.append(sum(rates) / len(rates) if rates else 0.0)
         spread.append((max(rates) - min(rates)) / 2 if len(rates) > 1 else 0.0)
@@ -74,8 +76,12 @@ def write_plots(plan: Any, runs: list[Any], out: Path) -> list[Path]:
     files = []
     fig, ax = plt.subplots(figsize=(9, height))
     ax.boxplot(latencies, orientation="horizontal", tick_labels=labels, showfliers=True)
-    ax.set_xlabel("end-to-end latency, TE to subscriber (ms)")
-    ax.set_title(f"{plan.name}: latency per grid point ({plan.repeats} run(s) x {plan.messages} messages)")
+    if plan.scenario == "firmware":
+        ax.set_xlabel("AT command to the URC that reports its outcome, network included (ms)")
+        ax.set_title(f"{plan.name}: the firmware's AT commands per grid point ({plan.repeats} run(s))")
+    else:
+        ax.set_xlabel("end-to-end latency, TE to subscriber (ms)")
+        ax.set_title(f"{plan.name}: latency per grid point ({plan.repeats} run(s) x {plan.messages} messages)")
     fig.tight_layout()
     files.append(out / "latency.png")
     fig.savefig(files[-1], dpi=100)
@@ -84,7 +90,8 @@ def write_plots(plan: Any, runs: list[Any], out: Path) -> list[Path]:
     ax.barh(range(len(labels)), throughput, xerr=spread, color="#4a7fb5")
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
-    ax.set_xlabel("delivered messages per second (mean of repeats; bar: half the range)")
+    ax.set_xlabel(("answered AT commands" if plan.scenario == "firmware" else "delivered messages")
+                  + " per second (mean of repeats; bar: half the range)")
     ax.set_title(f"{plan.name}: throughput per grid point")
     fig.tight_layout()
     files.append(out / "throughput.png")
@@ -110,14 +117,23 @@ def write_report(plan: Any, runs: list[Any], out: Path) -> list[Path]:
         f"<figcaption>{p.name}</figcaption></figure>" for p in pngs)
     data = json.dumps(timelines).replace("</", "<\\/")
     page = TEMPLATE.replace("%TITLE%", html.escape(f"sweep {plan.name}")) \
-        .replace("%SUMMARY%", html.escape(f"{len(plan.points())} grid points x {plan.repeats} repeat(s), "
-                                          f"{plan.messages} messages each, QoS {plan.qos}"
-                                          + (f", fault {plan.fault}" if plan.fault else ""))) \
+        .replace("%SUMMARY%", html.escape(summary(plan, runs))) \
         .replace("%HEADER%", header).replace("%ROWS%", "\n".join(rows)).replace("%IMAGES%", images) \
         .replace("%DATA%", data)
     report = out / "report.html"
     report.write_text(page)
     return [*pngs, report]
+
+
+def summary(plan: Any, runs: list[Any]) -> str:
+    head = f"{len(plan.points())} grid points x {plan.repeats} repeat(s), "
+    if plan.scenario == "firmware":
+        passed = sum(r.outcome == "pass" for r in runs)
+        what = (f"firmware {plan.firmware.name if plan.firmware else 'demo'} on {plan.board}, scenario "
+                f"{plan.play.name if plan.play else 'demo'}, {passed} of {len(runs)} run(s) passed")
+    else:
+        what = f"{plan.messages} messages each, QoS {plan.qos}"
+    return head + what + (f", fault {plan.fault}" if plan.fault else "")
 
 
 TEMPLATE = """<!DOCTYPE html>

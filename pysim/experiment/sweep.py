@@ -14,6 +14,13 @@ A sweep file (YAML or JSON) names the grid and the scenario; see docs/experiment
       fault_rate: [0, 0.02]    # put into `fault` below when > 0
     fault: "net.loss:rate={fault_rate},service=mqtt"
 
+Scenario ``firmware``: a firmware (``firmware:``, default the demo of ``board:``) runs in
+the emulator against its module and the in-process cloud, behind the fault proxy, with
+``play:`` (a scenario file of docs/scenarios.md, default the demo's) as the cloud's
+half; ``latency_ms`` is net.latency on every service. Per run: the runner's verdict
+and every AT command the firmware made, timed from the end of its line to its final
+result code (:mod:`.at_timing`). The firmware decides its payloads: no ``payload`` axis.
+
 Scenario ``publish``: the TE (Python, an ``AtClient``) sits on a UART link paced at
 ``baud`` to a module, which goes through the fault proxy to the in-process cloud; an
 independent paho-mqtt subscriber (the cloud's service user) receives. Each message is
@@ -42,6 +49,7 @@ from pysim.faults import FaultController, parse_fault
 from .report import point_label, write_report
 
 GRID_KEYS = ("baud", "latency_ms", "payload", "fault_rate")
+SCENARIOS = {"publish": GRID_KEYS, "firmware": ("baud", "latency_ms", "fault_rate")}   # name -> its grid axes
 DEVICE = ("a1sweepPK", "sweep-device-01", "sweep-secret-01")
 
 
@@ -54,7 +62,11 @@ class Plan:
     qos: int = 1
     repeats: int = 1
     fault: str = ""
-    timeout: float = 10.0          # per message
+    timeout: float = 10.0          # publish: per message; firmware: per run
+    firmware: Path | None = None   # firmware: the ELF (None: the demo of ``board``)
+    board: str = "netduinoplus2"
+    emulator: str | None = None
+    play: Path | None = None       # firmware: the scenario file (None: the demo's)
 
     def points(self) -> list[dict[str, Any]]:
         keys = list(self.grid)
@@ -74,18 +86,34 @@ def load_plan(path: Path) -> Plan:
                          f"{str(error).splitlines()[0]}") from None
     if not isinstance(data, dict) or not isinstance(data.get("grid"), dict) or not data["grid"]:
         raise ValueError(f"{path}: a sweep file needs a `grid:` mapping of parameter -> list of values")
-    unknown = set(data["grid"]) - set(GRID_KEYS)
+    scenario = data.get("scenario", "publish")
+    if scenario not in SCENARIOS:
+        raise ValueError(f"{path}: unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+    axes = SCENARIOS[scenario]
+    unknown = set(data["grid"]) - set(axes)
     if unknown:
-        raise ValueError(f"{path}: unknown grid parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(GRID_KEYS)}")
+        raise ValueError(f"{path}: unknown grid parameter(s) {', '.join(sorted(unknown))} for scenario "
+                         f"{scenario}; known: {', '.join(axes)}")
     for key, values in data["grid"].items():
         if not isinstance(values, list) or not values:
             raise ValueError(f"{path}: grid.{key} must be a non-empty list")
-    if data.get("scenario", "publish") != "publish":
-        raise ValueError(f"{path}: unknown scenario {data.get('scenario')!r}; known: publish")
-    plan = Plan(name=str(data.get("name") or path.stem), grid=data["grid"],
+
+    def near(key: str) -> Path | None:          # a path in the file is relative to the file
+        value = data.get(key)
+        return None if value in (None, "") else (path.parent / str(value)).resolve()
+    plan = Plan(name=str(data.get("name") or path.stem), grid=data["grid"], scenario=scenario,
                 messages=int(data.get("messages", 10)), qos=int(data.get("qos", 1)),
                 repeats=int(data.get("repeats", 1)), fault=str(data.get("fault", "")),
-                timeout=float(data.get("timeout", 10.0)))
+                timeout=float(data.get("timeout", 10.0 if scenario == "publish" else 90.0)),
+                firmware=near("firmware"), board=str(data.get("board", "netduinoplus2")),
+                emulator=data.get("emulator"), play=near("play"))
+    if scenario == "firmware":
+        from pysim.scenario import load_scenario
+        from pysim.session import check_firmware
+        if plan.firmware is not None:
+            check_firmware(plan.firmware)
+        if plan.play is not None:
+            load_scenario(plan.play)             # a bad scenario fails before anything runs
     if plan.fault and 0 < max(plan.grid.get("fault_rate", [0]) or [0]):
         parse_fault(plan.fault.format(fault_rate=0.5))     # a bad template fails before anything runs
     return plan
@@ -93,10 +121,12 @@ def load_plan(path: Path) -> Plan:
 
 @dataclass
 class Message:
+    """publish: one message; firmware: one AT command (``latency_ms``: its round trip)."""
     index: int
     ok: bool
     latency_ms: float | None
     ack_ms: float | None
+    command: str = ""
 
 
 @dataclass
@@ -107,6 +137,8 @@ class Run:
     seconds: float = 0.0
     error: str = ""
     capture: Path | None = None
+    outcome: str = ""              # firmware: the runner's verdict (pass, fail, timeout)
+    kind: str = "publish"          # the plan's scenario
 
     @property
     def delivered(self) -> int:
@@ -114,6 +146,14 @@ class Run:
 
     def row(self, payload: int) -> dict[str, Any]:
         lat = sorted(m.latency_ms for m in self.messages if m.latency_ms is not None)
+        if self.kind == "firmware":
+            return {**{k: self.point.get(k) for k in SCENARIOS["firmware"]}, "repeat": self.repeat,
+                    "outcome": self.outcome, "commands": len(self.messages), "answered": self.delivered,
+                    "not_ok": sum(not m.ok for m in self.messages),
+                    "p50_ms": round(statistics.median(lat), 3) if lat else None,
+                    "p95_ms": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 3) if lat else None,
+                    "max_ms": round(lat[-1], 3) if lat else None,
+                    "seconds": round(self.seconds, 3), "error": self.error}
         return {**{k: self.point.get(k) for k in GRID_KEYS}, "repeat": self.repeat,
                 "sent": len(self.messages), "delivered": self.delivered,
                 "lost": len(self.messages) - self.delivered,
@@ -127,6 +167,57 @@ class Run:
 
 async def run_point(plan: Plan, point: dict[str, Any], repeat: int, *, seed: int,
                     capture: Path | None = None) -> Run:
+    if plan.scenario == "firmware":
+        return await run_firmware_point(plan, point, repeat, seed=seed, capture=capture)
+    return await run_publish_point(plan, point, repeat, seed=seed, capture=capture)
+
+
+async def run_firmware_point(plan: Plan, point: dict[str, Any], repeat: int, *, seed: int,
+                             capture: Path | None = None) -> Run:
+    import tempfile
+
+    from pysim.runner import RunChecks, run_firmware
+    from pysim.scenario import builtin_scenario, load_scenario
+    from pysim.session import Session, SessionOptions
+
+    from .at_timing import CommandTimer
+
+    run = Run(point, repeat, capture=capture, kind="firmware")
+    specs = [f"net.latency:ms={point['latency_ms']}"] if point.get("latency_ms") else []
+    if point.get("fault_rate") and plan.fault:
+        specs.append(plan.fault.format(**point))
+    scenario = load_scenario(plan.play or builtin_scenario("demo"))
+    with tempfile.TemporaryDirectory(prefix="pysim-sweep-") as workdir:
+        session = Session(SessionOptions(firmware=plan.firmware, board=plan.board, emulator=plan.emulator,
+                                         baud=point.get("baud"), fault_specs=specs, fault_proxy=True,
+                                         seed=seed + repeat, capture=capture, workdir=Path(workdir)))
+        records = []
+        try:
+            await session.start()
+            started = time.monotonic()
+            result = await run_firmware(session, RunChecks(scenario=scenario, timeout=plan.timeout))
+            run.seconds = time.monotonic() - started
+            run.outcome = result.outcome
+            if not result.passed:
+                run.error = result.reason
+            records = list(session.link.records) if session.link is not None else []
+        except Exception as error:
+            run.error = f"{type(error).__name__}: {error}"
+        finally:
+            await session.stop()
+    timer = CommandTimer()
+    for record in records:
+        timer.feed(record.t, record.direction, record.data)
+    run.messages = [Message(i, e.ok, _ms(e.ms), _ms(e.result_ms), e.command) for i, e in enumerate(timer.exchanges)]
+    return run
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+async def run_publish_point(plan: Plan, point: dict[str, Any], repeat: int, *, seed: int,
+                            capture: Path | None = None) -> Run:
     from peripherals.ica import IcaModule, ModuleConfig
     from pysim.cloud import Cloud
     from pysim.faults.proxy import FaultProxy
@@ -258,8 +349,11 @@ async def run_plan(plan: Plan, out: Path, *, seed: int = 1, progress=None) -> Sw
             capture = captures / f"point{n:02d}.jsonl" if repeat == 0 else None
             runs.append(await run_point(plan, point, repeat, seed=seed, capture=capture))
             progress.advance()
-    delivered = sum(r.delivered for r in runs)
-    progress.done(f"{delivered} of {sum(len(r.messages) for r in runs)} messages delivered")
+    if plan.scenario == "firmware":
+        progress.done(f"{sum(r.outcome == 'pass' for r in runs)} of {len(runs)} runs passed")
+    else:
+        delivered = sum(r.delivered for r in runs)
+        progress.done(f"{delivered} of {sum(len(r.messages) for r in runs)} messages delivered")
     files = write_csvs(runs, out)
     files += write_report(plan, runs, out)
     return SweepResult(runs, files)
@@ -274,9 +368,17 @@ def write_csvs(runs: list[Run], out: Path) -> list[Path]:
         w.writerows(rows)
     with messages_csv.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow([*GRID_KEYS, "repeat", "message", "delivered", "e2e_ms", "ack_ms"])
-        for r in runs:
-            for m in r.messages:
-                w.writerow([*(r.point.get(k) for k in GRID_KEYS), r.repeat, m.index,
-                            m.latency_ms is not None, m.latency_ms, None if m.ack_ms is None else round(m.ack_ms, 3)])
+        if any(m.command for r in runs for m in r.messages):      # firmware: one row per AT command
+            w.writerow([*SCENARIOS["firmware"], "repeat", "command_index", "command", "answered", "final_ok",
+                        "final_ms", "result_ms"])
+            for r in runs:
+                for m in r.messages:
+                    w.writerow([*(r.point.get(k) for k in SCENARIOS["firmware"]), r.repeat, m.index, m.command,
+                                m.latency_ms is not None, m.ok, m.latency_ms, m.ack_ms])
+        else:
+            w.writerow([*GRID_KEYS, "repeat", "message", "delivered", "e2e_ms", "ack_ms"])
+            for r in runs:
+                for m in r.messages:
+                    w.writerow([*(r.point.get(k) for k in GRID_KEYS), r.repeat, m.index, m.latency_ms is not None,
+                                m.latency_ms, None if m.ack_ms is None else round(m.ack_ms, 3)])
     return [runs_csv, messages_csv]
