@@ -48,6 +48,8 @@ def add_parser(subparsers) -> None:
                    help="emulated devices starting (boot to first telemetry) at once, per shard")
     p.add_argument("--drain-timeout", type=float, default=10.0,
                    help="seconds without a new message after which the subscriber stops waiting")
+    p.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+                   help="the shards' event loop: auto takes uvloop when it is installed (the fast extra)")
     p.add_argument("--executor", choices=("processes", "dask"), default="processes",
                    help="where shards run: local processes, or tasks of a Dask cluster")
     p.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT",
@@ -72,7 +74,7 @@ async def main(args: argparse.Namespace, stop: asyncio.Event | None = None) -> i
                            duration=args.duration, qos=args.qos, shards=args.shards,
                            connect_concurrency=args.connect_concurrency,
                            boot_concurrency=args.boot_concurrency, drain_timeout=args.drain_timeout,
-                           executor=args.executor, dask_address=args.dask_address)
+                           executor=args.executor, dask_address=args.dask_address, loop=args.loop)
     live = sys.stderr.isatty() and not args.quiet
 
     def show(fleet: Fleet) -> None:

@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 from .mosquitto import Mosquitto
 from .plan import EMULATED, FleetDevice, ShardSpec, fleet_devices, split
-from .shard import proc_usage, raise_fd_limit, run_shard
+from .shard import LOOPS, proc_usage, raise_fd_limit, run_shard, uvloop_available
 from .subscriber import FleetSubscriber
 from .summary import summarise
 
@@ -65,6 +65,7 @@ class FleetOptions:
     executor: str = "processes"            # processes | dask
     dask_address: str | None = None        # a running scheduler; None: a LocalCluster of `shards` workers
     seed: str = ""
+    loop: str = "auto"                     # shards' event loop: auto (uvloop if installed) | asyncio | uvloop
 
     def check(self) -> None:
         if self.scripted < 0 or self.emulated < 0 or self.scripted + self.emulated == 0:
@@ -75,6 +76,10 @@ class FleetOptions:
             raise FleetError("--rate and --duration must be above 0")
         if self.qos not in (0, 1):
             raise FleetError("--qos must be 0 or 1")
+        if self.loop not in LOOPS:
+            raise FleetError(f"unknown event loop {self.loop!r}: choose {', '.join(LOOPS)}")
+        if self.loop == "uvloop" and not uvloop_available():
+            raise FleetError("--loop uvloop: uvloop is not installed (pip install ica-pysim[fast])")
         if self.executor not in ("processes", "dask"):
             raise FleetError(f"unknown executor {self.executor!r}: choose processes or dask")
 
@@ -273,7 +278,8 @@ class Fleet:
                 raise FleetError(str(error)) from None
             specs = [ShardSpec(i, part, addresses, o.rate, o.duration, o.qos, o.connect_concurrency,
                                o.boot_concurrency,
-                               {d.device_name: firmware[d.device_name] for d in part if d.kind == EMULATED})
+                               {d.device_name: firmware[d.device_name] for d in part if d.kind == EMULATED},
+                               loop=o.loop)
                      for i, part in enumerate(split(self.devices, o.shards))]
             self._check()
             t0 = time.monotonic()

@@ -46,6 +46,15 @@ CONNECT_TRIES = 5
 RESULT_WAIT = 30.0          # after the last publish: how long results may take
 SEQ = re.compile(r'\\?"seq\\?":(\d+)')
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+LOOPS = ("auto", "asyncio", "uvloop")
+
+
+def uvloop_available() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @dataclass
@@ -104,6 +113,14 @@ class Shard:
         self.rng = random.Random(spec.index)
         self.interrupted = False
         self._tasks: list[asyncio.Task] = []
+        # scripted devices publish together, once each of this shard's has connected or given up
+        self._connecting = sum(d.kind != EMULATED for d in spec.devices)
+        self.all_connected = asyncio.Event()
+
+    def _connect_done(self) -> None:
+        self._connecting -= 1
+        if self._connecting <= 0:
+            self.all_connected.set()
 
     def interrupt(self) -> None:
         """Stop early (SIGTERM): cancel every device; ``run`` returns what was done."""
@@ -171,8 +188,9 @@ class Shard:
         module = IcaModule(config, observer=observe)
         at = AtClient(module.feed, default_timeout=60.0)
         module.on_output = at.feed
-        await module.start()
+        connecting = True
         try:
+            await module.start()
             for attempt in range(CONNECT_TRIES):   # as a TE would: MQTT's TIMEOUT is 2 s at most
                 try:
                     async with gate:
@@ -184,8 +202,13 @@ class Shard:
                     record.retries += 1
                     await asyncio.sleep(self.rng.uniform(0.5, 2.0) * (attempt + 1))   # back off
             record.connected = True
+            connecting = False
+            self._connect_done()
+            await self.all_connected.wait()
             await self._publish_loop(device, record, at)
         finally:
+            if connecting:
+                self._connect_done()
             await module.stop()
 
     @staticmethod
@@ -338,4 +361,7 @@ def run_shard(spec: ShardSpec, progress: Callable[[dict], None] | None = None,
             if watcher is not None:
                 watcher.cancel()
 
+    if spec.loop == "uvloop" or (spec.loop == "auto" and uvloop_available()):
+        import uvloop
+        return uvloop.run(main())
     return asyncio.run(main())
