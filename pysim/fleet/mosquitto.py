@@ -35,6 +35,8 @@ from pathlib import Path
 
 from pysim.devauth import DeviceCredentials
 
+from .orphans import signal_when_parent_dies
+
 MOSQUITTO = "/usr/sbin/mosquitto"
 SERVICE_USER = "service"
 
@@ -140,7 +142,8 @@ class Mosquitto:
         with open(self.dir / "log", "wb") as log:   # read back only when it fails to start
             self.proc = await asyncio.create_subprocess_exec(
                 self.executable, "-c", str(config), stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL, stderr=log, start_new_session=True)
+                stdout=asyncio.subprocess.DEVNULL, stderr=log, start_new_session=True,
+                preexec_fn=signal_when_parent_dies)   # no orphan broker (orphans.py)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:

@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 from .mosquitto import Mosquitto
 from .plan import EMULATED, FleetDevice, ShardSpec, fleet_devices, split
+from .orphans import signal_when_parent_dies
 from .shard import LOOPS, proc_usage, raise_fd_limit, run_shard, uvloop_available
 from .subscriber import FleetSubscriber
 from .summary import summarise
@@ -133,6 +134,7 @@ def _cloud_main(devices: list[tuple[str, str, str]], conn) -> None:
     logging.disable(logging.CRITICAL)       # amqtt logs its own tracebacks; the summary tells
     raise_fd_limit()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal_when_parent_dies(signal.SIGKILL)     # nothing of the cloud to save once the fleet is gone
 
     async def serve() -> None:
         from pysim.cloud import Cloud
@@ -192,9 +194,12 @@ class CloudProcess:
 
 
 # ---- shards in processes ----------------------------------------------------------------
-def _shard_main(spec: ShardSpec, out) -> None:
+def _shard_main(spec: ShardSpec, out, parent: int) -> None:
     logging.disable(logging.CRITICAL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent stops us
+    signal_when_parent_dies(signal.SIGTERM)          # ... or its death does (SIGTERM: a clean stop)
+    if os.getppid() != parent:                       # it died before that
+        return
     try:
         out.put(("result", spec.index, run_shard(spec, lambda p: out.put(("progress", spec.index, p)))))
     except BaseException as error:
@@ -310,7 +315,7 @@ class Fleet:
         context = multiprocessing.get_context("spawn")
         out = context.Queue()
         for spec in specs:
-            process = context.Process(target=_shard_main, args=(spec, out), name=f"pysim-fleet-shard-{spec.index}",
+            process = context.Process(target=_shard_main, args=(spec, out, os.getpid()), name=f"pysim-fleet-shard-{spec.index}",
                                       daemon=True)
             process.start()
             self.processes[spec.index] = process

@@ -60,7 +60,7 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
     latencies.sort()
     n = max(1, len(records))
     shard_cpu = sum(r["cpu_s"] + r["emulator_cpu_s"] for r in results.values())
-    shard_wall = max((r["wall_s"] for r in results.values()), default=0.0) or 1e-9
+    shard_wall = max((r["wall_s"] for r in results.values()), default=0.0) or max(wall_s, 1e-9)
     shard_mem = sum(max(0, r["rss_peak_kb"] - r["rss_base_kb"]) + r["emulator_rss_kb"] for r in results.values())
     ms = lambda v: None if v is None else round(v * 1e3, 2)   # noqa: E731
     return {

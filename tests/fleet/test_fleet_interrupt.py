@@ -144,20 +144,42 @@ def all_connected(devices: int):
     return check
 
 
+def start_fleet(args: list[str], total: int) -> tuple[subprocess.Popen, PtyReader, int]:
+    """A real ``pysim fleet`` in a session of its own, its stderr on a pty; returns once
+    its progress line shows ``total`` devices connected."""
+    master, slave = os.openpty()
+    fleet = subprocess.Popen([PYTHON, "-m", "pysim.cli", "fleet", *args, "--duration", "600", "--shards", "2"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+    os.close(slave)
+    reader = PtyReader(master)
+    if not reader.wait_for(all_connected(total), timeout=240):
+        os.killpg(fleet.pid, signal.SIGKILL)
+        fleet.wait()
+        pytest.fail(reader.data.decode(errors="replace")[-2000:])
+    return fleet, reader, master
+
+
+def assert_nothing_left(fleet: subprocess.Popen, started: set[int], commands: dict[int, str], ports: set[int]) -> None:
+    deadline = time.monotonic() + 15      # the kernel reaps orphans asynchronously; shards stop their QEMUs
+    while time.monotonic() < deadline and any(alive(pid) for pid in started):
+        time.sleep(0.05)
+    left = {pid: commands[pid] for pid in started if alive(pid)}
+    for pid in left:                      # leave nothing behind for the next test either
+        os.kill(pid, signal.SIGKILL)
+    assert not left, left
+    assert not group(fleet.pid)           # no process of its group either
+    assert not ports & listening_ports(), ports & listening_ports()
+
+
 @pytest.mark.qemu
 @pytest.mark.parametrize("how", ["SIGTERM, mosquitto, QEMU", "Ctrl-C, in-process cloud"])
 def test_a_signalled_fleet_stops_promptly_with_130_its_partial_summary_and_nothing_left(how):
     sigterm = how.startswith("SIGTERM")
     devices = ["--scripted", "12", "--emulated", "1", "--broker", "mosquitto"] if sigterm else ["--scripted", "12"]
     total = 13 if sigterm else 12
-    master, slave = os.openpty()
-    fleet = subprocess.Popen([PYTHON, "-m", "pysim.cli", "fleet", *devices, "--duration", "600", "--shards", "2"],
-                             cwd=ROOT, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
-                             start_new_session=True)
-    os.close(slave)
-    reader = PtyReader(master)
+    fleet, reader, master = start_fleet(devices, total)
     try:
-        assert reader.wait_for(all_connected(total), timeout=240), reader.data.decode(errors="replace")[-2000:]
         started = descendants(fleet.pid)
         commands = {pid: command(pid) for pid in started}
         ports = listening_ports(socket_inodes(started | {fleet.pid}))
@@ -187,14 +209,23 @@ def test_a_signalled_fleet_stops_promptly_with_130_its_partial_summary_and_nothi
     sent = int(re.search(r"sent\s+(\d+)", text).group(1))
     assert sent > 0, text
     assert "Traceback" not in text + reader.data.decode(errors="replace")
-    # nothing left: every process it started (QEMU and mosquitto lead sessions of their own)
-    deadline = time.monotonic() + 10      # the kernel reaps orphans asynchronously
-    while time.monotonic() < deadline and any(alive(pid) for pid in started):
-        time.sleep(0.05)
-    left = {pid: commands[pid] for pid in started if alive(pid)}
-    assert not left, left
-    assert not group(fleet.pid)           # no process of its group either
-    assert not ports & listening_ports(), ports & listening_ports()
+    assert_nothing_left(fleet, started, commands, ports)   # QEMU and mosquitto lead sessions of their own
+
+
+@pytest.mark.qemu
+def test_a_fleet_killed_with_sigkill_leaves_no_shard_qemu_broker_or_port():
+    """SIGKILL cannot be caught: the shards and mosquitto learn of their parent's death
+    (PR_SET_PDEATHSIG: SIGTERM), each shard stops its QEMUs, the in-process cloud ends."""
+    fleet, reader, master = start_fleet(["--scripted", "6", "--emulated", "1", "--broker", "mosquitto"], 7)
+    started = descendants(fleet.pid)
+    commands = {pid: command(pid) for pid in started}
+    ports = listening_ports(socket_inodes(started | {fleet.pid}))
+    assert any("qemu-system" in c for c in commands.values()) and ports, commands
+    fleet.kill()
+    fleet.wait()
+    reader.thread.join(5)
+    os.close(master)
+    assert_nothing_left(fleet, started, commands, ports)
 
 
 def test_a_stopped_dask_fleet_returns_each_shards_partial_result():
