@@ -88,6 +88,7 @@ test: deps venv firmware renode
 	$(VPY) -m pytest -q -rs
 
 robot: deps venv firmware renode
+	$(MAKE) -C examples/firmware     # firmware_console.robot runs the example project's firmware
 	$(VENV)/bin/robot --outputdir results robot/
 
 # docs: the Robot library's keyword documentation, built by libdoc

@@ -31,6 +31,7 @@ from pysim.attach import open_pty, serve_tcp
 from pysim.fleet import cli as fleet_cli
 from pysim.cloud import Cloud
 from pysim.events import EventLog
+from pysim.help_formatter import HelpFormatter
 from pysim.trace import TraceWriter
 
 from pysim import replay as replay_cli
@@ -63,17 +64,6 @@ RUN_EXAMPLES = """examples:
 
 exit codes:
 """ + "\n".join(f"  {code:3d}  {meaning}" for code, meaning in EXIT_CODES.items())
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Each option's default in its help (unless the help says it or there is none);
-    examples kept as written."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if "default" in text or action.default in (None, False, [], argparse.SUPPRESS) or not action.option_strings:
-            return text
-        return f"{text} (default: %(default)s)"
 
 
 def device_spec(text: str) -> tuple[str, str, str]:

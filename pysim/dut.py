@@ -7,9 +7,12 @@ plain synchronous code and for async code alike.
     message = dut.cloud.expect_message("/a1PK/dev1/user/ack", r'"led"')
     dut.stop()
 
-The session runs on its own event loop in a thread, so nothing has to be
-configured for synchronous tests. Called from a coroutine (an async test), the
+``Dut.start`` runs the session on an event loop in a thread (its own, or a
+``LoopThread`` it is given, e.g. one that also serves a shared ``cloud``), so
+nothing has to be configured for synchronous tests. Called from a coroutine, the
 same methods return awaitables instead: ``match = await dut.console.expect(...)``.
+``await Dut.start_here(...)`` runs the session on the running loop itself (an
+async test whose other parts live on that loop), where every call is awaited.
 """
 
 from __future__ import annotations
@@ -126,37 +129,69 @@ class DutCloud(_Part):
 class Dut:
     """Firmware + module + cloud. ``console``, ``uart`` and ``cloud`` are its parts;
     ``module`` the :class:`peripherals.ica.IcaModule`; ``session`` the running
-    :class:`pysim.session.Session`; ``trace`` the readable trace so far."""
+    :class:`pysim.session.Session`; ``trace`` the readable trace so far.
 
-    def __init__(self, session: Any, loop: LoopThread) -> None:
+    ``loop``: the ``LoopThread`` the session runs on, or None when it runs on the
+    loop of the coroutines that call it (``start_here``); ``owns_loop``: ``stop``
+    closes that thread too."""
+
+    def __init__(self, session: Any, loop: LoopThread | None, *, owns_loop: bool = True) -> None:
         self.session = session
         self._loop = loop
+        self._owns_loop = owns_loop and loop is not None
+        self._stopped = False
+        self._home = asyncio.get_running_loop() if loop is None else None   # the loop a `start_here` session is on
         self.console = DutConsole(self)
         self.uart = DutUart(self)
         self.cloud = DutCloud(self)
 
     @classmethod
-    def start(cls, options: Any = None) -> "Dut":
-        """Start a session from ``SessionOptions`` on a new loop thread (blocks until booted)."""
+    def start(cls, options: Any = None, *, cloud: Any = None, loop: LoopThread | None = None) -> "Dut":
+        """Start a session from ``SessionOptions`` on a loop thread (blocks until booted):
+        ``loop``, a running ``LoopThread`` the dut leaves running at ``stop``, else a new
+        one of its own; ``cloud``: a started in-process cloud on that loop to share."""
         from pysim.session import Session
 
-        loop = LoopThread("pysim-dut")
-        session = Session(options)
+        owns_loop = loop is None
+        thread = LoopThread("pysim-dut") if loop is None else loop
+        session = Session(options, cloud=cloud)
         try:
-            loop.run(session.start(), LIFECYCLE_TIMEOUT + session.options.boot_timeout)
+            thread.run(session.start(), LIFECYCLE_TIMEOUT + session.options.boot_timeout)
         except BaseException:
-            loop.close()
+            if owns_loop:
+                thread.close()
             raise
-        return cls(session, loop)
+        return cls(session, thread, owns_loop=owns_loop)
+
+    @classmethod
+    async def start_here(cls, options: Any = None, *, cloud: Any = None) -> "Dut":
+        """Start a session on the running event loop (``cloud``: a started in-process cloud
+        on it to share); every call of the dut is then awaited; ``await dut.stop_here()``."""
+        from pysim.factory import start_session
+
+        session = await start_session(options, cloud=cloud)
+        return cls(session, None)
 
     def stop(self) -> None:
-        """Stop the session and the loop thread; idempotent."""
-        if self._loop.loop.is_closed():
+        """Stop the session (and the loop thread the dut made); idempotent."""
+        if self._stopped:
             return
+        if self._loop is None:
+            raise RuntimeError("this dut runs on the caller's event loop: `await dut.stop_here()`")
+        self._stopped = True
         try:
-            self._loop.run(self.session.stop(), LIFECYCLE_TIMEOUT)
+            if not self._loop.loop.is_closed():
+                self._loop.run(self.session.stop(), LIFECYCLE_TIMEOUT)
         finally:
-            self._loop.close()
+            if self._owns_loop:
+                self._loop.close()
+
+    async def stop_here(self) -> None:
+        """Stop a session that runs on the caller's loop (``start_here``); idempotent."""
+        if self._loop is not None:
+            raise RuntimeError("this dut runs on its own loop thread: call `dut.stop()`")
+        self._stopped = True
+        await self.session.stop()
 
     @property
     def module(self) -> Any:
@@ -186,6 +221,15 @@ class Dut:
 
     def _call(self, coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
         __tracebackhide__ = True   # pytest: a failure points at the test's line
+        if self._loop is None:   # the session runs on the caller's loop: the call is a task on it
+            if not _in_coroutine():
+                coro.close()
+                raise RuntimeError("this dut runs on an async test's event loop: `await` its calls")
+            if asyncio.get_running_loop() is not self._home:
+                coro.close()
+                raise RuntimeError("this dut runs on another event loop than this coroutine's: give the test the "
+                                   "loop of its fixtures (pytest-asyncio's default, function-scoped)")
+            return asyncio.ensure_future(asyncio.wait_for(coro, timeout + GRACE))
         future = self._loop.submit(coro)
         if _in_coroutine():
             return asyncio.wrap_future(future)

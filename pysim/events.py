@@ -3,9 +3,10 @@ declaration of every kind of happening the simulator reports.
 
 An :class:`Event` is a kind, a device and a detail dict. Each kind is declared once
 with its fields: the module's kinds (``at.*``, ``net.*``, ``module.*``, ...) in
-``peripherals/ica/events.py``, the cloud's and the session's below
-(:data:`SIMULATOR_EVENTS`); :func:`declared` finds either, and ``Event.typed`` is an
-event as its declared, frozen and slotted, dataclass.
+``peripherals/ica/events.py``, the cloud's and the session's below, each with
+``@EVENTS.declare(kind)`` (``peripherals/event_kinds.py``). :data:`EVENTS` and
+:func:`declared` find either, and ``Event.typed`` is an event as its declared, frozen
+and slotted, dataclass.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import asyncio
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable
 
+from peripherals.event_kinds import EventKinds
 from peripherals.ica.events import EVENTS as MODULE_EVENTS
 
 
@@ -83,37 +85,36 @@ class Event:
     @property
     def typed(self) -> Any:
         """This event as its declared dataclass (TypeError for an undeclared kind or field)."""
-        cls = declared(self.kind)
-        return cls(**self.detail)
+        return EVENTS.check(self.kind, self.detail)
+
+
+EVENTS = EventKinds("pysim/events.py", MODULE_EVENTS)
+"""Every kind: the simulator's, declared below, and the module's."""
 
 
 # ---- what the cloud and the session report (the module's kinds: peripherals/ica/events.py)
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("mqtt.connect")
 class MqttConnect:
-    KIND: ClassVar[str] = "mqtt.connect"
     client_id: str = ""
     username: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("mqtt.disconnect")
 class MqttDisconnect:
-    KIND: ClassVar[str] = "mqtt.disconnect"
     client_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("mqtt.auth_fail")
 class MqttAuthFail:
-    KIND: ClassVar[str] = "mqtt.auth_fail"
     client_id: str = ""
     username: str | None = None
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("mqtt.publish")
 class MqttPublish:
     """A message the broker delivers (from a device, the cloud itself or the OTA service)."""
-    KIND: ClassVar[str] = "mqtt.publish"
     topic: str = ""
     payload: bytes = b""
     qos: int = 0
@@ -121,201 +122,165 @@ class MqttPublish:
     client_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("mqtt.subscribe")
 class MqttSubscribe:
-    KIND: ClassVar[str] = "mqtt.subscribe"
     client_id: str = ""
     topic: str = ""
     qos: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("mqtt.denied")
 class MqttDenied:
     """A publish or subscribe outside the device's topics."""
-    KIND: ClassVar[str] = "mqtt.denied"
     action: str = ""
     topic: str = ""
     client_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("coap.auth")
 class CoapAuth:
-    KIND: ClassVar[str] = "coap.auth"
     ok: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("coap.request")
 class CoapRequest:
-    KIND: ClassVar[str] = "coap.request"
     method: str = ""
     path: str = ""
     code: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("http.auth")
 class HttpAuth:
-    KIND: ClassVar[str] = "http.auth"
     ok: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("http.request")
 class HttpRequest:
-    KIND: ClassVar[str] = "http.request"
     method: str = ""
     path: str = ""
     status: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("ota.announce")
 class OtaAnnounce:
-    KIND: ClassVar[str] = "ota.announce"
     image: str = ""
     version: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("ota.fetch")
 class OtaFetch:
-    KIND: ClassVar[str] = "ota.fetch"
     image: str = ""
     status: int = 0
     size: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("ota.inform")
 class OtaInform:
-    KIND: ClassVar[str] = "ota.inform"
     version: str | None = None
     error: str | None = None           # a malformed report
     payload: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("ota.progress")
 class OtaProgress:
-    KIND: ClassVar[str] = "ota.progress"
     step: str | None = None
     desc: str | None = None
     error: str | None = None
     payload: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("cloud.tls_unavailable")
 class CloudTlsUnavailable:
-    KIND: ClassVar[str] = "cloud.tls_unavailable"
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("console.line")
 class ConsoleLine:
     """A line of the firmware's debug console."""
-    KIND: ClassVar[str] = "console.line"
     line: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("session.error")
 class SessionError:
-    KIND: ClassVar[str] = "session.error"
     errors: list[str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("cloud.restart")
 class CloudRestart:
-    KIND: ClassVar[str] = "cloud.restart"
+    """The cloud stops and starts again on the same ports (Cloud.restart)."""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("mqtt.shutdown_timeout")
 class MqttShutdownTimeout:
-    KIND: ClassVar[str] = "mqtt.shutdown_timeout"
+    """The broker did not shut down within its time; its connections were closed."""
 
 
 # ---- faults the simulator injects (pysim/faults/) -----------------------------------
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("fault.on")
 class FaultOn:
-    KIND: ClassVar[str] = "fault.on"
     fault: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("fault.off")
 class FaultOff:
-    KIND: ClassVar[str] = "fault.off"
     fault: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("fault.uart.break")
 class FaultUartBreak:
-    KIND: ClassVar[str] = "fault.uart.break"
     bytes: int = 0
     dir: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("fault.net.on")
 class FaultNetOn:
-    KIND: ClassVar[str] = "fault.net.on"
     fault: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("fault.net.off")
 class FaultNetOff:
-    KIND: ClassVar[str] = "fault.net.off"
     fault: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("fault.net.refused")
 class FaultNetRefused:
-    KIND: ClassVar[str] = "fault.net.refused"
     service: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("fault.net.upstream_error")
 class FaultNetUpstreamError:
-    KIND: ClassVar[str] = "fault.net.upstream_error"
     service: str = ""
     error: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("fault.net.dropped")
 class FaultNetDropped:
-    KIND: ClassVar[str] = "fault.net.dropped"
     service: str = ""
     dir: str = ""
     bytes: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("fault.net.reset")
 class FaultNetReset:
-    KIND: ClassVar[str] = "fault.net.reset"
     service: str = ""
     connections: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("fault.net.down")
 class FaultNetDown:
-    KIND: ClassVar[str] = "fault.net.down"
     service: str = ""
     connections: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@EVENTS.declare("fault.net.up")
 class FaultNetUp:
-    KIND: ClassVar[str] = "fault.net.up"
     service: str = ""
-
-
-SIMULATOR_EVENTS: dict[str, type] = {cls.KIND: cls for cls in (
-    MqttConnect, MqttDisconnect, MqttAuthFail, MqttPublish, MqttSubscribe, MqttDenied, MqttShutdownTimeout,
-    CoapAuth, CoapRequest, HttpAuth, HttpRequest, OtaAnnounce, OtaFetch, OtaInform, OtaProgress,
-    CloudTlsUnavailable, CloudRestart, ConsoleLine, SessionError,
-    FaultOn, FaultOff, FaultUartBreak, FaultNetOn, FaultNetOff, FaultNetRefused, FaultNetUpstreamError,
-    FaultNetDropped, FaultNetReset, FaultNetDown, FaultNetUp)}
 
 
 def declared(kind: str) -> type:
     """The dataclass declaring ``kind`` (module or simulator); TypeError when none does."""
-    cls = SIMULATOR_EVENTS.get(kind) or MODULE_EVENTS.get(kind)
-    if cls is None:
-        raise TypeError(f"event kind {kind!r} is declared neither in pysim/events.py nor in "
-                        "peripherals/ica/events.py")
-    return cls
+    return EVENTS.class_of(kind)
 
 
 def _short(value: Any, limit: int = 80) -> str:

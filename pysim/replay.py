@@ -29,6 +29,7 @@ from typing import Awaitable, Callable
 
 from pysim.capture import CaptureError, read_capture, record_bytes
 from pysim.faults import FaultController
+from pysim.help_formatter import HelpFormatter
 
 EXIT_DIFFERENT = 1
 EXIT_USAGE = 2
@@ -329,7 +330,6 @@ async def replay_firmware(path: Path | str, firmware: Path, *, board: str = "net
 
 # ---- command line (registered in pysim/cli.py) ------------------------------------
 def add_parser(subparsers) -> None:
-    from pysim.cli import HelpFormatter
     p = subparsers.add_parser(
         "replay", help="replay a capture's AT UART against a module or a firmware, report differences",
         formatter_class=HelpFormatter)

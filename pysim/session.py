@@ -60,6 +60,7 @@ class SessionOptions:
     module: dict[str, Any] = field(default_factory=dict)   # more ModuleConfig fields
     workdir: Path | None = None               # the module's NV store goes here
     trace: Callable[[str], object] | None = None   # also gets each readable trace line
+    trace_t0: float | None = None              # time.monotonic() the trace's times count from; None: its first line
     boot_timeout: float = 20.0
     # firmware contract and debugger (pysim/contract.py, docs/firmware-contract.md, docs/debugging.md)
     contract: FirmwareContract | None = None  # this run's wiring/ready/verdict; None: the board's
@@ -121,7 +122,7 @@ class Session:
         self.console = LineBuffer("console")
         self.uart = LineBuffer("uart")
         self.trace_lines: list[str] = []
-        self.trace = TraceWriter(self._trace_line)
+        self.trace = TraceWriter(self._trace_line, t0=self.options.trace_t0)
         self.t_spawn: float | None = None
         self.t_boot: float | None = None
         self.contract: FirmwareContract | None = None  # the effective contract once started

@@ -10,7 +10,7 @@ Suite Teardown      Stop All
 *** Test Cases ***
 Persistent Session Survives A Cloud Restart
     Send AT    ATE0
-    Send AT    AT+IMQTTAUTH="${PK}","${DN}","${SECRET}"
+    Send AT    AT+IMQTTAUTH="${PK}","${DN}","${SECRET}"    secret=${SECRET}
     Wait For URC    +IMQTTAUTH    contains=OK
     Send AT    AT+IMQTTPARA="CLEAN",0
     Send AT    AT+IMQTTCONN

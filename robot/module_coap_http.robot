@@ -77,11 +77,11 @@ Answer Code Should Be 0
     Should Be Equal As Integers    ${answer}[code]    0
 
 CoAP Online
-    Send AT    AT+ICOAPAUTH="${PK}","${DN}","${SECRET}"
+    Send AT    AT+ICOAPAUTH="${PK}","${DN}","${SECRET}"    secret=${SECRET}
     ${auth}=    Wait For URC    +ICOAPAUTH
     Should Be Equal    ${auth}    +ICOAPAUTH:OK
 
 HTTP Online
-    Send AT    AT+IHTTPAUTH="${PK}","${DN}","${SECRET}"
+    Send AT    AT+IHTTPAUTH="${PK}","${DN}","${SECRET}"    secret=${SECRET}
     ${auth}=    Wait For URC    +IHTTPAUTH
     Should Be Equal    ${auth}    +IHTTPAUTH:OK

@@ -9,7 +9,7 @@ Suite Teardown      Stop All
 
 *** Test Cases ***
 Authentication With The Right Secret Succeeds
-    Send AT    AT+IMQTTAUTH="${PK}","${DN}","${SECRET}"
+    Send AT    AT+IMQTTAUTH="${PK}","${DN}","${SECRET}"    secret=${SECRET}
     ${auth}=    Wait For URC    +IMQTTAUTH
     Should Be Equal    ${auth}    +IMQTTAUTH:OK
 

@@ -9,7 +9,7 @@ Suite Teardown      Stop All
 
 *** Variables ***
 ${DN2}          robot-device-02
-${SECRET2}      robot-secret-02
+${SECRET2: Secret}    %{ICA_ROBOT_SECRET2=robot-secret-02}
 ${TOPIC2}       /${PK}/${DN2}/user
 ${DEMO_TOPIC}   /a1demoPK/demo-device-01/user
 
@@ -68,7 +68,7 @@ A Firmware And A Module Side By Side
     [Tags]    firmware
     Start MCU Session    alias=fw
     Start Cloud And Module    alias=te    echo=False
-    Send AT    AT+IMQTTAUTH="${PK}","${DN}","${SECRET}"
+    Send AT    AT+IMQTTAUTH="${PK}","${DN}","${SECRET}"    secret=${SECRET}
     ${auth}=    Wait For URC    +IMQTTAUTH
     Should Be Equal    ${auth.fields}    ${{["OK"]}}
     Wait For Line On Uart    +IMQTTAUTH:OK    uart=at-ta    module=te
@@ -82,7 +82,7 @@ MQTT Online As
     [Documentation]    Like MQTT Online, for another device, on the active module.
     [Arguments]    ${dn}    ${secret}
     Send AT    ATE0
-    Send AT    AT+IMQTTAUTH="${PK}","${dn}","${secret}"
+    Send AT    AT+IMQTTAUTH="${PK}","${dn}","${secret}"    secret=${secret}
     Wait For URC    +IMQTTAUTH    contains=OK
     Send AT    AT+IMQTTCONN
     Wait For URC    +IMQTTSTATE    contains=:2

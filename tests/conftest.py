@@ -1,15 +1,22 @@
-"""Fixtures shared by the test areas: the firmware builds (need arm-none-eabi-gcc), and
-``backend``, the emulator a backend-generic test runs on."""
+"""Fixtures shared by the test areas: the firmware builds (need arm-none-eabi-gcc),
+``backend``, the emulator a backend-generic test runs on, and (endpoint_clients.py)
+independent clients of the cloud's endpoints."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from pysim.emulators import RenodeEmulator
+
+# this folder is on sys.path (pytest's default import mode puts a conftest's folder there):
+# the test modules import endpoint_clients' helpers, and its fixtures are loaded here
+pytest_plugins = ["endpoint_clients", "pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE_TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc")
@@ -63,6 +70,36 @@ def firmware_variant(tmp_path_factory):
 
     return build
 
+
+
+MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+
+
+@pytest.fixture
+async def mosquitto(tmp_path):
+    """Debian's mosquitto on a free port, anonymous logins allowed: ``mqtt://127.0.0.1:PORT``
+    (skips, saying why, when it is not installed)."""
+    if MOSQUITTO is None:
+        pytest.skip("needs Debian's mosquitto (`make deps`)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "log_dest stderr\nlog_type information\n")
+    proc = await asyncio.create_subprocess_exec(MOSQUITTO, "-c", str(conf), stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    try:
+        log = b""
+        while b"running" not in log:       # "mosquitto version 2.x running": the listener is open
+            line = await asyncio.wait_for(proc.stdout.readline(), 10)
+            assert line, f"mosquitto ended: {log.decode(errors='replace')}"
+            log += line
+        drain = asyncio.ensure_future(proc.stdout.read())   # its log never fills the pipe
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        await proc.wait()
 
 FIRMWARE_FIXTURES = {"demo_elf", "echo_elf", "thermostat_elf", "firmware_variant"}
 

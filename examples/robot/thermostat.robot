@@ -10,6 +10,8 @@ Suite Teardown      Stop All
 ${PK}           a1thermoPK
 ${DN}           thermostat-01
 ${TOPIC}        /${PK}/${DN}/user
+# PK:DN:SECRET, from the environment (a Secret: never written to output.xml or log.html)
+${IDENTITY: Secret}    %{THERMO_IDENTITY=a1thermoPK:thermostat-01:thermo-secret-01}
 
 
 *** Test Cases ***
@@ -31,5 +33,5 @@ Publishes A Reading Typed On Its Console
 
 *** Keywords ***
 Start Thermostat
-    Start MCU Session    ${CURDIR}/../firmware/build/thermostat.elf    identity=${PK}:${DN}:thermo-secret-01
+    Start MCU Session    ${CURDIR}/../firmware/build/thermostat.elf    identity=${IDENTITY}
     Subscribe As Cloud    ${TOPIC}/#

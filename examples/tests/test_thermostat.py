@@ -34,6 +34,16 @@ def test_console_reading_is_published(dut):
     dut.console.expect_not(r"^ERROR", window=0.5)
 
 
+def test_the_cloud_fixture_is_the_one_the_firmware_uses(dut, cloud):
+    """`cloud` is the test's one cloud: the broker the firmware's module logged in to."""
+    dut.console.expect(r"^READY", timeout=30)
+    dut.console.write("temp 21\n")
+    message = dut.cloud.expect_message(f"{TOPIC}/temp")
+    published = cloud.events.find(lambda e: e.kind == "mqtt.publish" and e.detail["topic"] == message.topic)
+    assert published[-1].device == ("a1thermoPK", "thermostat-01")
+    assert cloud.registry.get("a1thermoPK", "thermostat-01") is not None
+
+
 def test_exit_code(dut):
     dut.console.expect(r"^READY", timeout=30)
     dut.console.write("exit 3\n")

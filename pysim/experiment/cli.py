@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 
 from pysim.faults import KINDS
+from pysim.help_formatter import HelpFormatter
 
 EXIT_USAGE = 2
 
 
 def add_parser(subparsers) -> None:
-    from pysim.cli import HelpFormatter
     p = subparsers.add_parser(
         "experiment", help="resilience matrix or a parameter sweep (docs/experiments.md)",
         formatter_class=HelpFormatter,

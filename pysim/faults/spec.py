@@ -74,33 +74,42 @@ class Kind:
     params: dict[str, Param]
 
 
+# parameters several kinds share
+_SERVICE_TRAFFIC = Param(_choice(SERVICES), "all", "which service's traffic")
+_SERVICE = Param(_choice(SERVICES), "all", "which service")
+_NET_DIR = Param(_choice(NET_DIRECTIONS), "both", "up, down or both")
+_UART_DIR = Param(_choice(DIRECTIONS), "both", "te2ta, ta2te or both")
+_AFTER = Param(_nonneg, 0.0, "s from now")
+_EVERY = Param(_nonneg, 0.0, "repeat period, s (0: once)")
+_BYTE_RATE = Param(_rate, 0.01, "probability per byte")
+
 # What a run can inject. `after` (s) is counted from when the fault is applied.
 KINDS: dict[str, Kind] = {
     # ---- network, between the module and the cloud (the fault proxy) ----------
     "net.latency": Kind("delay every packet/chunk by ms (+- jitter ms, uniform)", {
         "ms": Param(_nonneg, 100.0, "one-way delay, ms"),
         "jitter": Param(_nonneg, 0.0, "added uniform spread, +- ms (TCP keeps order)"),
-        "service": Param(_choice(SERVICES), "all", "which service's traffic"),
+        "service": _SERVICE_TRAFFIC,
         "dir": Param(_choice(NET_DIRECTIONS), "both", "up (module->cloud), down or both")}),
     "net.loss": Kind("lose packets: UDP datagrams are dropped; a TCP chunk is delayed by a "
                      "retransmission timeout, as the kernel would resend it", {
         "rate": Param(_rate, 0.1, "probability per packet/chunk"),
         "rto": Param(_positive, 200.0, "TCP retransmission timeout, ms (doubles when lost again)"),
-        "service": Param(_choice(SERVICES), "all", "which service's traffic"),
-        "dir": Param(_choice(NET_DIRECTIONS), "both", "up, down or both")}),
+        "service": _SERVICE_TRAFFIC,
+        "dir": _NET_DIR}),
     "net.bandwidth": Kind("limit throughput in each direction", {
         "kbps": Param(_positive, 64.0, "kilobits per second"),
-        "service": Param(_choice(SERVICES), "all", "which service's traffic"),
-        "dir": Param(_choice(NET_DIRECTIONS), "both", "up, down or both")}),
+        "service": _SERVICE_TRAFFIC,
+        "dir": _NET_DIR}),
     "net.down": Kind("the server goes down (connections reset, new ones refused, datagrams "
                      "dropped) and comes back", {
         "after": Param(_nonneg, 0.0, "s from now until it goes down"),
         "for": Param(_nonneg, 5.0, "s it stays down (0: until cleared)"),
-        "service": Param(_choice(SERVICES), "all", "which service")}),
+        "service": _SERVICE}),
     "net.reset": Kind("reset the open TCP connections (RST), once or every N s", {
-        "after": Param(_nonneg, 0.0, "s from now"),
-        "every": Param(_nonneg, 0.0, "repeat period, s (0: once)"),
-        "service": Param(_choice(SERVICES), "all", "which service")}),
+        "after": _AFTER,
+        "every": _EVERY,
+        "service": _SERVICE}),
     # ---- the module (peripherals/ica/faults.py) ---------------------------------
     "module.cme": Kind("answer a command with +CME ERROR instead of running it", {
         "cmd": Param(_command, "*", "command name, e.g. +IMQTTPUB (* = any)"),
@@ -116,31 +125,31 @@ KINDS: dict[str, Kind] = {
         "scale": Param(_positive, 1.0, "multiplies every time in the table")}),
     "module.reboot": Kind("spontaneous reboot: sessions lost, reads nothing while it restarts, "
                           "power-on settings, +IMQTTSTATE:0 after restart if MQTT was up", {
-        "after": Param(_nonneg, 0.0, "s from now"),
+        "after": _AFTER,
         "off": Param(_nonneg, 0.5, "s the module is down"),
-        "every": Param(_nonneg, 0.0, "repeat period, s (0: once)")}),
+        "every": _EVERY}),
     # ---- the UART between MCU and module (pysim/uart.py ByteFaults) -------------
     "uart.drop": Kind("drop bytes", {
-        "rate": Param(_rate, 0.01, "probability per byte"),
+        "rate": _BYTE_RATE,
         "dir": Param(_choice(DIRECTIONS), "both", "te2ta (MCU->module), ta2te or both")}),
     "uart.corrupt": Kind("flip one bit of bytes", {
-        "rate": Param(_rate, 0.01, "probability per byte"),
-        "dir": Param(_choice(DIRECTIONS), "both", "te2ta, ta2te or both")}),
+        "rate": _BYTE_RATE,
+        "dir": _UART_DIR}),
     "uart.dup": Kind("send bytes twice", {
-        "rate": Param(_rate, 0.01, "probability per byte"),
-        "dir": Param(_choice(DIRECTIONS), "both", "te2ta, ta2te or both")}),
+        "rate": _BYTE_RATE,
+        "dir": _UART_DIR}),
     "uart.delay": Kind("hold chunks back", {
         "rate": Param(_rate, 0.1, "probability per chunk"),
         "ms": Param(_nonneg, 50.0, "delay, ms"),
-        "dir": Param(_choice(DIRECTIONS), "both", "te2ta, ta2te or both")}),
+        "dir": _UART_DIR}),
     "uart.break": Kind("a break condition: the line held low, read as NUL bytes", {
-        "after": Param(_nonneg, 0.0, "s from now"),
+        "after": _AFTER,
         "bytes": Param(_count, 1, "NUL bytes the receiver sees"),
         "dir": Param(_choice(DIRECTIONS), "ta2te", "te2ta, ta2te or both")}),
     "uart.stall": Kind("the link carries nothing for a while (bytes wait, none lost)", {
-        "after": Param(_nonneg, 0.0, "s from now"),
+        "after": _AFTER,
         "for": Param(_nonneg, 2.0, "s stalled"),
-        "dir": Param(_choice(DIRECTIONS), "both", "te2ta, ta2te or both")}),
+        "dir": _UART_DIR}),
 }
 COMMON = {"seed": Param(int, None, "seed of this fault's random generator (default: from the run's seed)")}
 

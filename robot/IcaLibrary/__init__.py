@@ -19,6 +19,7 @@ from robot.api.deco import library
 from .at import AtKeywords
 from .cloud import CloudKeywords
 from .cloud_life import CloudLifeKeywords
+from .context import ProfileName
 from .faults import FaultKeywords
 from .mcu import McuKeywords
 from .module import ModuleKeywords
@@ -105,6 +106,43 @@ class IcaLibrary(CloudKeywords, CloudLifeKeywords, ModuleKeywords, AtKeywords, U
     keyword's ``hex`` argument is true (spaces allowed: ``00 01 FF``). Robot
     ``bytes`` values are taken as they are.
 
+    = Module profiles =
+
+    The module follows the spec by default (profile ``spec``). Real MCU-side
+    clients need what the modules of their day did, and a profile makes the
+    module behave so: ``sdk2`` for the client of Alibaba's device SDK 2.x,
+    ``sdk3`` for that of SDK 3.x (both: echo off at power-on, among others; the
+    differences are listed in docs/module-behaviour.md of the project).
+
+    The library import argument ``profile`` sets it for every module and MCU
+    session of the suite; the ``profile`` argument of `Start Module` and `Start
+    MCU Session` for one. It is the same choice as ``pysim run --profile``.
+
+    = Secrets =
+
+    Robot writes every keyword argument to output.xml and log.html. A device
+    secret therefore goes to the keywords as a Robot ``Secret`` (Robot Framework
+    7.4 or newer), which Robot logs as ``<secret>``. A ``Secret`` variable is
+    made from an environment variable (with a default, if you like), in a
+    variable file, or with ``VAR``:
+
+    | *** Variables ***
+    | ${SECRET: Secret}      %{DEVICE_SECRET=robot-secret-01}
+    | ${IDENTITY: Secret}    %{DEVICE_IDENTITY}
+
+    `Register Device` takes it as ``device_secret`` and `Start MCU Session` as
+    ``identity`` (``PK:DN:SECRET``). In an AUTH command, write the variable where
+    the secret goes and pass it again as ``secret``: Robot turns the variable
+    inside the text into ``<secret>``, and `Send AT` sends the secret's value there:
+
+    | Send AT | AT+IMQTTAUTH="${PK}","${DN}","${SECRET}" | secret=${SECRET} |
+
+    The library itself never logs a secret: the secret of an AUTH command line is
+    masked (``"********"``) in the trace, in the lines the UART keywords return, in
+    the response `Send AT` returns (its ``.raw`` echo included), and every secret
+    the library was given is masked in failure messages. A secret given as a plain
+    string still works, but Robot then logs it as the keyword's argument.
+
     = Timeouts =
 
     Timeouts are Robot time strings: ``10s``, ``1 min 30 s``, ``500ms``, or
@@ -156,9 +194,11 @@ class IcaLibrary(CloudKeywords, CloudLifeKeywords, ModuleKeywords, AtKeywords, U
     """
 
     def __init__(self, at_timeout: timedelta = timedelta(seconds=10),
-                 uart_timeout: timedelta = timedelta(seconds=30)) -> None:
-        """``at_timeout`` and ``uart_timeout`` are the default timeouts (see `Timeouts`).
+                 uart_timeout: timedelta = timedelta(seconds=30), profile: ProfileName = "spec") -> None:
+        """``at_timeout`` and ``uart_timeout`` are the default timeouts (see `Timeouts`);
+        ``profile`` is the module profile of every module and MCU session the suite
+        starts without its own ``profile`` argument (see `Module profiles`).
 
-        Example: ``Library    IcaLibrary    at_timeout=20s``
+        Example: ``Library    IcaLibrary    at_timeout=20s    profile=sdk2``
         """
-        super().__init__(at_timeout, uart_timeout)
+        super().__init__(at_timeout, uart_timeout, profile)

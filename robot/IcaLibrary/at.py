@@ -7,10 +7,14 @@ from datetime import timedelta
 
 from robot.api import logger
 from robot.api.deco import keyword
+from robot.api.types import Secret
 
 from pysim.te import AtError
 
 from .context import LibraryContext, as_bytes, seconds, show
+
+# What Robot puts in a string where a Secret variable stands (``"${SECRET}"`` in a command)
+SECRET_PLACE = str(Secret(""))
 from .results import AtResponse
 
 
@@ -35,7 +39,7 @@ class AtKeywords(LibraryContext):
 
     @keyword("Send AT")
     def send_at(self, command: str, expected: str = "OK", timeout: timedelta | None = None,
-                module: int | str | None = None) -> AtResponse:
+                module: int | str | None = None, secret: Secret | None = None) -> AtResponse:
         """Sends an AT command line and returns its response: the list of response lines (without
         the final result code), with ``.final``, ``.command`` and ``.raw``.
 
@@ -43,16 +47,22 @@ class AtKeywords(LibraryContext):
         ``timeout`` defaults to the AT timeout (`Timeouts`). ``module`` is a `Start Module`
         handle; default the active module. URCs arriving meanwhile are kept for `Wait For URC`.
 
+        ``secret`` is a device secret as a Robot ``Secret`` (see `Secrets`): Robot writes a
+        Secret variable inside the command text as ``<secret>``, and this keyword sends
+        the secret's value in its place. Neither the log nor the returned response shows it.
+
         Fails if the final result code is not ``expected`` (the message shows the
-        response) or no final result arrives in ``timeout``.
+        response) or no final result arrives in ``timeout``; at once if the command holds
+        ``<secret>`` and no ``secret`` is given, or the other way round.
 
         Example:
         | ${lines}= | Send AT | AT+CGMI |
         | Send AT | AT+NOSUCH | expected=+CME ERROR:4 |
         | ${r}= | Send AT | AT+IMQTTPUB="${TOPIC}/t",1,"hi" | module=second |
         | Log | ${r.final} |
+        | Send AT | AT+IMQTTAUTH="${PK}","${DN}","${SECRET}" | secret=${SECRET} |
         """
-        return self._command(command, expected, self._at_wait(timeout), module)
+        return self._command(command, expected, self._at_wait(timeout), module, secret=secret)
 
     @keyword("Send AT With Data")
     def send_at_with_data(self, command: str, data: bytes | str, plus_escape: bool = False,
@@ -75,16 +85,34 @@ class AtKeywords(LibraryContext):
         return self._command(command, expected, self._at_wait(timeout), module, data=as_bytes(data, hex),
                              plus_escape=plus_escape)
 
+    def _with_secret(self, command: str, secret: Secret | None) -> str:
+        """The command line to send: ``<secret>`` replaced by the secret's value."""
+        if secret is None:
+            if SECRET_PLACE in command:
+                raise AssertionError(f"the command holds a Secret variable ({SECRET_PLACE}): "
+                                     f"pass it again as secret=${{...}}")
+            return command
+        if not isinstance(secret, Secret):
+            raise AssertionError("secret must be a Robot Secret variable (see Secrets)")
+        if SECRET_PLACE not in command:
+            raise AssertionError(f"a secret was given but the command has no {SECRET_PLACE} "
+                                 f"(a Secret variable written in it) to put it in")
+        return command.replace(SECRET_PLACE, self._keep_secret(secret))
+
     def _command(self, command: str, expected: str, timeout: float, module: int | str | None,
-                 **options) -> AtResponse:
+                 secret: Secret | None = None, **options) -> AtResponse:
         handle = self._module_handle(module)
+        line = self._with_secret(command, secret)
+        command = self._mask(command)
         client = handle.client
         start = len(client.raw)
         try:
-            response = self._run(client.command(command, timeout=timeout, **options), timeout)
+            response = self._run(client.command(line, timeout=timeout, **options), timeout)
         except AtError as error:
             raise self._failure(str(error), handle) from None
-        result = AtResponse(response, bytes(client.raw[start:]))
+        response.command = command
+        raw = self._mask(bytes(client.raw[start:]).decode("latin-1")).encode("latin-1")
+        result = AtResponse(response, raw)
         self._last_response = result
         logger.info(f"{command} -> {list(result)} {response.final}")
         if response.final != expected:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from paho.mqtt.client import topic_matches_sub
 from robot.api import logger
 from robot.api.deco import keyword
+from robot.api.types import Secret
 
 from pysim.cloud import Cloud
 from pysim.events import Event
@@ -84,19 +85,23 @@ class CloudKeywords(LibraryContext):
         return dict(self._cloud.addresses)
 
     @keyword
-    def register_device(self, product_key: str, device_name: str, device_secret: str,
+    def register_device(self, product_key: str, device_name: str, device_secret: Secret | str,
                         device: int | str | None = None) -> None:
         """Registers a device in the cloud in use so it can authenticate (MQTT, CoAP, HTTP);
         returns nothing.
 
-        ``device`` names an MCU session whose cloud to use (see `Devices and modules`).
+        ``device_secret`` is best a Robot ``Secret`` (see `Secrets`): a plain string
+        works too, but Robot then writes it to output.xml and log.html. ``device`` names
+        an MCU session whose cloud to use (see `Devices and modules`).
+
         Fails if there is no cloud.
 
         Example:
-        | Register Device | a1robotPK | robot-device-01 | robot-secret-01 |
+        | Register Device | a1robotPK | robot-device-01 | ${SECRET} |
         """
         cloud = self._cloud_for(device)
-        self._run(self._in_loop(cloud.registry.add, product_key, device_name, device_secret))
+        secret = self._keep_secret(device_secret)
+        self._run(self._in_loop(cloud.registry.add, product_key, device_name, secret))
 
     @keyword
     def stop_cloud(self) -> None:

@@ -1,20 +1,21 @@
-"""What the keyword families share: the event loop thread, the module and device
+"""What the keyword families share: the event loop thread (``pysim.loop_thread``), the module and device
 caches (handles), the cloud in use, timeouts, failure messages with the trace tail,
 and `Stop All`."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import re
-import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Coroutine
+from typing import TYPE_CHECKING, Any, Coroutine, Literal
 
 from robot.api import logger
 from robot.api.deco import keyword
+from robot.api.types import Secret
 from robot.utils import ConnectionCache, timestr_to_secs
 
+from peripherals.ica.profiles import PROFILES
+from peripherals.ica.redaction import MASK, redact_line
+from pysim.loop_thread import LoopThread
 from pysim.te import Line
 
 from .results import AtResponse, Urc
@@ -25,55 +26,13 @@ if TYPE_CHECKING:
     from .cloud import CloudObserver
     from .handles import DeviceHandle, ModuleHandle
 
+# The module's compatibility profiles (peripherals/ica/profiles.py), as Robot shows and checks them
+ProfileName = Literal[tuple(PROFILES)]
+
 # How long a keyword may wait beyond its own timeout for the loop to answer.
 LOOP_GRACE = 10.0
 # Starting and stopping things (cloud, module, QEMU) must be done within this.
 LIFECYCLE_TIMEOUT = 60.0
-
-
-class EventLoopThread:
-    """An asyncio loop running forever in a daemon thread; ``run`` waits for a coroutine."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._main, name="IcaLibrary-loop", daemon=True)
-        self.thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def run(self, coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
-        """Run ``coro`` on the loop; cancel it if the caller gives up (timeout, Robot timeout)."""
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise AssertionError(f"the event loop did not finish within {timeout:g} s") from None
-        except BaseException:
-            future.cancel()
-            raise
-
-    def close(self) -> None:
-        """Cancel what is left on the loop, stop it, join the thread, close the loop."""
-        if self.loop.is_closed():
-            return
-        try:
-            self.run(self._drain(), LIFECYCLE_TIMEOUT)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(LIFECYCLE_TIMEOUT)
-            self.loop.close()
-
-    async def _drain(self) -> None:
-        current = asyncio.current_task()
-        tasks = [t for t in asyncio.all_tasks() if t is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self.loop.shutdown_asyncgens()
-        await self.loop.shutdown_default_executor()
 
 
 class SuiteEndCleanup:
@@ -114,6 +73,11 @@ def block_indexes(value: str | list[int] | tuple[int, ...]) -> set[int]:
     return {int(part) for part in value}
 
 
+def secret_text(value: "Secret | str") -> str:
+    """The text a ``Secret`` holds (a plain string is taken as it is)."""
+    return value.value if isinstance(value, Secret) else str(value)
+
+
 Target = "ModuleHandle | DeviceHandle"
 
 
@@ -121,15 +85,19 @@ class LibraryContext:
     """Shared state. The keyword families (the other files) inherit it."""
 
     def __init__(self, at_timeout: timedelta = timedelta(seconds=10),
-                 uart_timeout: timedelta = timedelta(seconds=30)) -> None:
+                 uart_timeout: timedelta = timedelta(seconds=30), profile: str = "spec") -> None:
         self.ROBOT_LIBRARY_LISTENER = SuiteEndCleanup(self)
+        if profile not in PROFILES:
+            raise ValueError(f"unknown module profile {profile!r}: use one of {', '.join(PROFILES)}")
+        self._profile = profile                # for modules started without a profile argument
         self._at_timeout = seconds(at_timeout)
         self._uart_timeout = seconds(uart_timeout)
+        self._secrets: set[str] = set()       # device secrets seen: masked in every message
         self._reset()
 
     def _reset(self) -> None:
         """Forget everything started (after `Stop All`)."""
-        self._loop: EventLoopThread | None = None
+        self._loop: LoopThread | None = None
         self._cloud: Cloud | None = None                      # the one Start Cloud started
         self._modules: ConnectionCache = ConnectionCache("no module: use Start Module first")
         self._devices: ConnectionCache = ConnectionCache("no MCU session: use Start MCU Session first")
@@ -141,7 +109,7 @@ class LibraryContext:
     # ---- plumbing ---------------------------------------------------------
     def _run(self, coro: Coroutine[Any, Any, Any], timeout: float = LIFECYCLE_TIMEOUT) -> Any:
         if self._loop is None:
-            self._loop = EventLoopThread()
+            self._loop = LoopThread("IcaLibrary-loop")
         return self._loop.run(coro, timeout + LOOP_GRACE)
 
     @staticmethod
@@ -223,6 +191,22 @@ class LibraryContext:
             return self._modules.current
         return None
 
+    # ---- secrets ----------------------------------------------------------
+    def _keep_secret(self, value: "Secret | str") -> str:
+        """The text of a device secret, remembered so that `_mask` hides it from now on."""
+        text = secret_text(value)
+        if text:
+            self._secrets.add(text)
+        return text
+
+    def _mask(self, text: str) -> str:
+        """``text`` with the secret of every AUTH command line and every device secret
+        this library was given replaced by a mask (for messages and log lines)."""
+        text = redact_line(text)
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK.strip('"'))
+        return text
+
     # ---- failures ---------------------------------------------------------
     def _failure(self, message: str, target: "Target | None" = None) -> AssertionError:
         """An AssertionError whose message ends with the trace tail of ``target`` (default:
@@ -231,10 +215,10 @@ class LibraryContext:
         target = target or self._default_target()
         lines = target.trace_tail() if target is not None else []
         if not lines:
-            return AssertionError(message)
+            return AssertionError(self._mask(message))
         tail = "\n".join(lines)
-        return AssertionError(f"{message}\nTrace tail of {target.kind} {target.label} "
-                              f"(s since it started):\n{tail}")
+        return AssertionError(self._mask(f"{message}\nTrace tail of {target.kind} {target.label} "
+                                         f"(s since it started):\n{tail}"))
 
     # ---- clean-up ---------------------------------------------------------
     @keyword
@@ -263,13 +247,13 @@ class LibraryContext:
             try:
                 self._loop.run(getattr(target, method)(), LIFECYCLE_TIMEOUT)
             except BaseException as error:  # keep stopping the rest
-                errors.append(f"stopping the {what}: {type(error).__name__}: {error}")
+                errors.append(self._mask(f"stopping the {what}: {type(error).__name__}: {error}"))
         for index, device in enumerate(self._devices, 1):
             if device.full_trace():
-                logger.info(f"trace of MCU session {index}:\n" + "\n".join(device.full_trace()))
+                logger.info(self._mask(f"trace of MCU session {index}:\n" + "\n".join(device.full_trace())))
         loop, self._loop = self._loop, None
         try:
-            loop.close()
+            loop.close(LIFECYCLE_TIMEOUT)
         except BaseException as error:
             errors.append(f"closing the event loop: {type(error).__name__}: {error}")
         self._reset()

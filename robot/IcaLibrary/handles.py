@@ -101,17 +101,18 @@ class ModuleHandle:
 def new_session(*, firmware: str | None, emulator: str | None, baud: int | None, faults: Faults,
                 boot_timeout: float, board: str | None = None,
                 identity: tuple[str, str, str] | None = None, gdb_port: int | None = None,
-                gdb_wait: bool = False) -> Session:
+                gdb_wait: bool = False, profile: str = "spec") -> Session:
     """The one place a ``Session`` is made; ``board`` and ``identity`` (the device registered
     in the session's cloud) default to the session's own defaults; ``gdb_port``/``gdb_wait``:
-    the debugger (docs/debugging.md)."""
+    the debugger (docs/debugging.md); ``profile``: the module's compatibility profile."""
     more: dict[str, Any] = {}
     if board:
         more["board"] = board
     if identity:
         more["device"] = identity
     return Session(SessionOptions(firmware=firmware, emulator=emulator, baud=baud, faults=faults,
-                                  boot_timeout=boot_timeout, gdb_port=gdb_port, gdb_wait=gdb_wait, **more))
+                                  boot_timeout=boot_timeout, gdb_port=gdb_port, gdb_wait=gdb_wait,
+                                  module={"profile": profile}, **more))
 
 
 class DeviceHandle:

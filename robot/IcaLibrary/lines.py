@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from peripherals.ica.redaction import redact_line
 from pysim.trace import CONSOLE, LineAssembler
 from pysim.uart import TA_TO_TE, TE_TO_TA
 
@@ -92,7 +93,8 @@ class LineLog:
 
     # ---- feeding -------------------------------------------------------------
     def add_line(self, direction: str, text: str, t: float) -> None:
-        text = text.strip("\r\n")
+        """Add a line; an AUTH command's secret is masked as in the trace."""
+        text = redact_line(text.strip("\r\n"))
         if text.strip():
             self.lines.append(UartLine(text, direction, round(t - self.t0, 6)))
             self._notify()

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from robot.api import logger
 from robot.api.deco import keyword
+from robot.api.types import Secret
 
 from peripherals.ica import Faults
 
-from .context import LIFECYCLE_TIMEOUT, LibraryContext, block_indexes, seconds
+from .context import LIFECYCLE_TIMEOUT, LibraryContext, ProfileName, block_indexes, seconds, secret_text
 from .handles import DeviceHandle
 from .lines import UART_NAMES, FailingLineSeen, Matcher
 
@@ -21,8 +22,9 @@ class McuKeywords(LibraryContext):
     def start_mcu_session(self, firmware: str | None = None, corrupt_ota_blocks: str | list[int] = "",
                           emulator: str | None = None, baud: int | None = None, trace: bool = False,
                           boot_timeout: timedelta = timedelta(seconds=20), alias: str | None = None,
-                          board: str | None = None, identity: str | None = None,
-                          gdb_port: int | None = None, gdb_wait: bool = False) -> int:
+                          board: str | None = None, identity: Secret | str | None = None,
+                          gdb_port: int | None = None, gdb_wait: bool = False,
+                          profile: ProfileName | None = None) -> int:
         """Starts a cloud, a module and the firmware in an emulator, wired by a UART link; returns
         the session's handle (an index from 1) and makes it the active device.
 
@@ -39,6 +41,11 @@ class McuKeywords(LibraryContext):
         - ``board``: a board name or description file (docs/boards.md); default ``netduinoplus2``.
         - ``identity``: ``PK:DN:SECRET``, the device the cloud knows (the credentials your
           firmware uses); default the demo firmware's ``a1demoPK:demo-device-01:demo-secret-01``.
+          Best a Robot ``Secret`` (see `Secrets`): as a plain string Robot writes it to
+          output.xml and log.html. The secret is masked in the trace and in every message.
+        - ``profile``: the module's ``spec``, ``sdk2`` or ``sdk3`` behaviour (see `Module
+          profiles`), for a firmware built on such a client; default the library's
+          ``profile`` import argument (``spec``).
         - ``gdb_port``: serve GDB on 127.0.0.1:``gdb_port``; ``gdb_wait``: hold the CPU until
           GDB continues it (the keyword then waits for the debugger; docs/debugging.md).
 
@@ -50,26 +57,29 @@ class McuKeywords(LibraryContext):
 
         Example:
         | ${dev}= | Start MCU Session | corrupt_ota_blocks=1 |
-        | Start MCU Session | alias=second | firmware=${ELF} |
+        | Start MCU Session | alias=second | firmware=${ELF} | identity=${IDENTITY} |
         """
         if alias and alias in self._devices._aliases:
             raise AssertionError(f"an MCU session with alias {alias!r} already runs")
         boot = seconds(boot_timeout)
-        parts = tuple(identity.split(":", 2)) if identity else None
+        parts = tuple(secret_text(identity).split(":", 2)) if identity else None
         if parts is not None and (len(parts) != 3 or not all(parts)):
-            raise AssertionError(f"identity must be PK:DN:SECRET, got {identity!r}")
+            shown = ":".join(parts[:2]) + (":..." if len(parts) > 2 else "")   # never the secret
+            raise AssertionError(f"identity must be PK:DN:SECRET, got {shown!r}")
+        if parts is not None:
+            self._keep_secret(parts[2])
         debug = {"gdb_port": int(gdb_port) if gdb_port else None, "gdb_wait": bool(gdb_wait)}
         try:
             handle = self._run(DeviceHandle.start(
                 trace, firmware=firmware, emulator=emulator, baud=baud, boot_timeout=boot,
-                board=board, identity=parts, **debug,
+                board=board, identity=parts, profile=profile or self._profile, **debug,
                 faults=Faults(corrupt_ota_blocks=block_indexes(corrupt_ota_blocks))),
                 (24 * 3600.0 if gdb_wait else boot) + LIFECYCLE_TIMEOUT)
         except (OSError, RuntimeError, TimeoutError, ValueError) as error:   # no ELF/board/emulator, no boot
-            raise AssertionError(f"the MCU session did not start: {type(error).__name__}: {error}") from None
+            raise AssertionError(self._mask(f"the MCU session did not start: {type(error).__name__}: {error}")) from None
         index = self._devices.register(handle, alias)
         handle.label = alias or str(index)
-        logger.info(f"MCU session {handle.label} booted: {handle.console_lines.tail(1)}")
+        logger.info(self._mask(f"MCU session {handle.label} booted: {handle.console_lines.tail(1)}"))
         return index
 
     @keyword
@@ -128,7 +138,7 @@ class McuKeywords(LibraryContext):
         if found is None:
             why = "the console ended (the firmware exited)" if log.closed else f"within {wait:g} s"
             raise self._failure(f"no console line matching {regex!r} {why}", handle)
-        return found[1].line
+        return self._mask(found[1].line)
 
     @keyword("MCU Should Exit With")
     def mcu_should_exit_with(self, code: int, timeout: timedelta = timedelta(seconds=60),

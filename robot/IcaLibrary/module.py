@@ -9,7 +9,7 @@ from robot.api.deco import keyword
 from peripherals.ica import Faults, ModuleConfig
 from peripherals.ica.commands.mqtt import CONNECTED
 
-from .context import LibraryContext, block_indexes
+from .context import LibraryContext, ProfileName, block_indexes
 from .handles import ModuleHandle
 
 
@@ -17,7 +17,8 @@ class ModuleKeywords(LibraryContext):
 
     @keyword
     def start_module(self, echo: bool = True, urc_ok: bool = True, corrupt_ota_blocks: str | list[int] = "",
-                     rx_format: str = "auto", alias: str | None = None) -> int:
+                     rx_format: str = "auto", alias: str | None = None,
+                     profile: ProfileName | None = None) -> int:
         """Starts an ICA module model pointed at the cloud, with the suite as its TE; returns its
         handle (an index from 1) and makes it the active module.
 
@@ -28,6 +29,9 @@ class ModuleKeywords(LibraryContext):
           ``+IOTABLOCK`` CRC stays that of the true block.
         - ``rx_format``: ``auto``, ``text`` or ``binary``: how received payloads are reported.
         - ``alias``: a name for the handle, usable wherever a keyword takes ``module``.
+        - ``profile``: ``spec``, ``sdk2`` or ``sdk3`` (see `Module profiles`); default the
+          library's ``profile`` import argument (``spec``). ``echo`` applies on top: under
+          ``sdk2`` and ``sdk3`` the echo is off at power-on whatever ``echo`` says.
 
         The module uses the cloud `Start Cloud` started, else the active MCU session's.
         Several modules may run at once (see `Devices and modules`).
@@ -37,17 +41,18 @@ class ModuleKeywords(LibraryContext):
         Example:
         | ${first}= | Start Module | echo=False |
         | Start Module | alias=second |
+        | Start Module | alias=sdk3-client | profile=sdk3 |
         """
         if alias and alias in self._modules._aliases:
             raise AssertionError(f"a module with alias {alias!r} already runs")
         cloud = self._cloud_for()
-        config = ModuleConfig(echo=echo, urc_ok=urc_ok, rx_format=rx_format,
+        config = ModuleConfig(echo=echo, urc_ok=urc_ok, rx_format=rx_format, profile=profile or self._profile,
                               faults=Faults(corrupt_ota_blocks=block_indexes(corrupt_ota_blocks)))
         config.use_cloud(cloud.addresses)
         handle = self._run(ModuleHandle.start(cloud, config))
         index = self._modules.register(handle, alias)
         handle.label = alias or str(index)
-        logger.info(f"module {handle.label} started against {cloud.addresses['mqtt']}")
+        logger.info(f"module {handle.label} ({config.profile} profile) started against {cloud.addresses['mqtt']}")
         return index
 
     @keyword

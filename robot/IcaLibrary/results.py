@@ -9,7 +9,21 @@ from pysim.peers import Received
 from pysim.te import Line, Response
 
 
-class Urc(str):
+class _StrWithFields(str):
+    """A string that carries the rest of a result as attributes; ``.text`` is the plain string."""
+
+    def __new__(cls, value: str, **fields: object) -> "_StrWithFields":
+        result = super().__new__(cls, value)
+        for name, field in fields.items():
+            setattr(result, name, field)
+        return result
+
+    @property
+    def text(self) -> str:
+        return str.__str__(self)
+
+
+class Urc(_StrWithFields):
     """A URC: the line's text, with ``.text``, ``.name`` (``+IMQTTRCVPUB``), ``.fields``
     (quotes removed), ``.payload`` (bytes: a text URC's payload read by length, or the
     binary bytes after ``OK``)."""
@@ -19,13 +33,7 @@ class Urc(str):
     payload: bytes
 
     def __new__(cls, line: Line) -> "Urc":
-        urc = super().__new__(cls, line.text)
-        urc.name, urc.fields, urc.payload = line.name, line.fields, line.payload
-        return urc
-
-    @property
-    def text(self) -> str:
-        return str.__str__(self)
+        return super().__new__(cls, line.text, name=line.name, fields=line.fields, payload=line.payload)
 
 
 class AtResponse(list):
@@ -42,7 +50,7 @@ class AtResponse(list):
         self.raw = raw
 
 
-class CloudMessage(str):
+class CloudMessage(_StrWithFields):
     """A message the cloud side received: its payload as text (latin-1), with ``.topic``,
     ``.payload`` (bytes), ``.qos`` and ``.text``."""
 
@@ -51,17 +59,12 @@ class CloudMessage(str):
     qos: int
 
     def __new__(cls, message: Received) -> "CloudMessage":
-        result = super().__new__(cls, message.payload.decode("latin-1"))
-        result.topic, result.payload, result.qos = message.topic, message.payload, message.qos
-        return result
-
-    @property
-    def text(self) -> str:
-        return str.__str__(self)
+        return super().__new__(cls, message.payload.decode("latin-1"), topic=message.topic,
+                               payload=message.payload, qos=message.qos)
 
 
-class FirmwareImage(str):
-    """An image in the cloud's OTA service: its MD5 (lower-case hex), with ``.md5``,
+class FirmwareImage(_StrWithFields):
+    """An image in the cloud's OTA service: its MD5 (lower-case hex), with ``.md5`` (also ``.text``),
     ``.version``, ``.size``, ``.id`` and ``.data`` (bytes)."""
 
     version: str
@@ -71,11 +74,9 @@ class FirmwareImage(str):
     image: OtaImage
 
     def __new__(cls, image: OtaImage) -> "FirmwareImage":
-        result = super().__new__(cls, image.md5)
-        result.version, result.size, result.id, result.data, result.image = (
-            image.version, image.size, image.id, image.data, image)
-        return result
+        return super().__new__(cls, image.md5, version=image.version, size=image.size, id=image.id,
+                               data=image.data, image=image)
 
     @property
     def md5(self) -> str:
-        return str.__str__(self)
+        return self.text

@@ -4,6 +4,7 @@ register failing strings that end any later wait at once."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import timedelta
 
@@ -49,6 +50,10 @@ class UartKeywords(LibraryContext):
             found = self._run(log.wait(matcher, directions, wait, log.positions.get(name, 0)), wait)
         except FailingLineSeen as error:
             raise self._failure(f"looking for {matcher} on {name}: {error}", handle) from None
+        if found is not None:    # a device secret a firmware prints is masked as in messages
+            index, match = found
+            found = index, dataclasses.replace(match, line=self._mask(match.line),
+                                               groups=[self._mask(group) for group in match.groups])
         return handle, log, name, matcher, wait, found
 
     @keyword
@@ -148,13 +153,17 @@ class UartKeywords(LibraryContext):
         On ``console`` the bytes go to the firmware's console input. On ``at`` (a
         module started by `Start Module`) they go to the module as if from the TE,
         bypassing `Send AT`: its answer shows up with `Wait For Line On Uart` (and
-        unmatched lines as URCs). ``line_end`` defaults to CR.
+        unmatched lines as URCs). ``line_end`` defaults to CR (``\\r``); give ``\\n`` or
+        ``\\r\\n`` where the firmware wants another line end.
 
         Fails on the AT UART of an MCU session: the firmware is the TE there.
 
         Example:
-        | Write Line To Uart | AT+CGMI | uart=at |
-        | Wait For Line On Uart | ICA-SIM | uart=at-ta |
+        | Write Line To Uart | temp 21 | uart=console |
+        | Wait For Line On Uart | PUB ok |
+        | Write Line To Uart | exit 7 | line_end=\\n |
+        | Write Line To Uart | AT+CGMI | uart=at | module=te |
+        | Wait For Line On Uart | ICA-SIM | uart=at-ta | module=te |
         """
         handle, log, directions, name = self._uart(uart, device, module)
         data = (content + line_end).encode("latin-1")

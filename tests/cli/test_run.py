@@ -120,31 +120,6 @@ async def test_scenario_file_and_its_errors(echo_elf, tmp_path):
     assert "step 1 (wait_console 'never', line 2) failed: no console line matching 'never' within 0.5 s" in err
 
 
-@pytest.fixture
-async def mosquitto(tmp_path):
-    """Debian's mosquitto on a free port, anonymous logins allowed: ``mqtt://127.0.0.1:PORT``."""
-    import shutil
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists():
-        pytest.skip("needs mosquitto: `make deps` installs it (Debian)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
-    proc = await asyncio.create_subprocess_exec(binary, "-c", str(conf), stdout=asyncio.subprocess.DEVNULL,
-                                                stderr=asyncio.subprocess.PIPE)
-    try:
-        line = await asyncio.wait_for(proc.stderr.readline(), 10)       # "... Opening ipv4 listen socket ..."
-        while b"running" not in line:
-            line = await asyncio.wait_for(proc.stderr.readline(), 10)
-            assert line, "mosquitto ended"
-        yield f"mqtt://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        await proc.wait()
-
-
 async def test_external_mosquitto_broker_instead_of_the_in_process_cloud(demo_elf, mosquitto, tmp_path):
     scenario = tmp_path / "mqtt-only.yaml"
     scenario.write_text(

@@ -6,37 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import sys
 from pathlib import Path
 
-import pytest
+from endpoint_clients import TOKEN_OPTION, auth_body, need, run
 from pysim.peers import TIMEOUT, host_port
 
 from pysim.devauth import mqtt_connect_fields
 from pysim.events import kind_is
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def need(binary: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        pytest.skip(f"{binary} is not installed (Debian: apt-get install mosquitto-clients libcoap3-bin)")
-    return path
-
-
-async def run(*argv: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    return proc.returncode, out.decode(), err.decode()
 
 
 def mosquitto_args(cloud, creds, *extra: str) -> list[str]:
@@ -89,19 +69,18 @@ async def test_coap_client_notls(cloud, dev_a, service):
     await service.connect(cloud.addresses["mqtt"])
     await service.subscribe(topic, 0)
     base = cloud.addresses["coap"]
-    body = json.dumps({"productKey": pk, "deviceName": dn, "clientId": dev_a.client_id,
-                       "sign": dev_a.sign(), "signmethod": "hmacsha1"})
+    body = json.dumps(auth_body(dev_a))
     code, out, err = await run(coap_client, "-m", "post", "-t", "json", "-e", body, "-B", "5", base + "/auth")
     assert code == 0, err
     token = json.loads(out.strip().splitlines()[-1])["token"]
 
-    code, out, err = await run(coap_client, "-m", "post", "-O", f"2088,{token}", "-e", "from libcoap",
+    code, out, err = await run(coap_client, "-m", "post", "-O", f"{TOKEN_OPTION},{token}", "-e", "from libcoap",
                                "-B", "5", base + "/topic" + topic)
     assert code == 0, err
     assert json.loads(out.strip().splitlines()[-1])["code"] == 0
     assert (await service.next_message()).payload == b"from libcoap"
 
-    code, out, err = await run(coap_client, "-m", "post", "-O", "2088,wrong", "-e", "x", "-v", "4",
+    code, out, err = await run(coap_client, "-m", "post", "-O", f"{TOKEN_OPTION},wrong", "-e", "x", "-v", "4",
                                "-B", "5", base + "/topic" + topic)
     assert "4.01" in out + err, out + err
 

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import aiohttp
-import pytest
+from endpoint_clients import auth_body
 
 from pysim.cloud import Cloud
 from pysim.events import kind_is
 
 
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-def auth_body(creds, sign: str | None = None) -> dict:
-    return {"productKey": creds.product_key, "deviceName": creds.device_name, "clientId": creds.client_id,
-            "timestamp": "1700000000000", "sign": sign or creds.sign(), "signmethod": "hmacsha1"}
-
-
 async def auth(http, cloud, creds, sign: str | None = None) -> dict:
-    async with http.post(cloud.addresses["http"] + "/auth", json=auth_body(creds, sign)) as response:
+    body = auth_body(creds, sign, timestamp="1700000000000")
+    async with http.post(cloud.addresses["http"] + "/auth", json=body) as response:
         assert response.status == 200
         return await response.json()
 

@@ -9,15 +9,7 @@ from peripherals.ica.faults import TIMING
 from pysim.events import kind_is
 from pysim.faults import FaultController
 from pysim.peers import service_client
-from pysim.te import AtClient
-
-
-async def mqtt_online(at: AtClient, device) -> None:
-    await at.expect_ok("ATE0")
-    await at.expect_ok(f'AT+IMQTTAUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
-    assert (await at.wait_urc("+IMQTTAUTH")).text == "+IMQTTAUTH:OK"
-    await at.expect_ok("AT+IMQTTCONN")
-    assert (await at.wait_urc("+IMQTTSTATE")).text == "+IMQTTSTATE:2"
+from te_steps import mqtt_online
 
 
 async def test_cme_n_times_then_the_command_runs(module_factory, cloud):

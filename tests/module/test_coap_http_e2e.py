@@ -9,21 +9,8 @@ import aiohttp
 import pytest
 
 from pysim.events import kind_is
-from pysim.peers import service_client
-
-
-@pytest.fixture
-async def observer(cloud):
-    client = await service_client(cloud)
-    yield client
-    await client.close()
-
-
-async def authenticated(at, family: str, device) -> None:
-    """``AT+I<family>AUTH`` with the device's credentials, waiting for ``:OK``."""
-    await at.expect_ok("ATE0")
-    await at.expect_ok(f'AT+I{family}AUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
-    assert (await at.wait_urc(f"+I{family}AUTH")).text == f"+I{family}AUTH:OK"
+from endpoint_clients import held_http_server
+from te_steps import authenticated
 
 
 async def coap_online(at, device):
@@ -189,25 +176,8 @@ async def test_http_server_gone_reports_status_4(at, device, cloud):
 @pytest.fixture
 async def slow_server():
     """An HTTP server that answers only once ``release`` is set: (url, release)."""
-    from aiohttp import web
-    release = asyncio.Event()
-
-    async def slow(request):
-        await release.wait()
-        return web.json_response({"code": 0})
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", slow)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", release
-    finally:
-        release.set()
-        await runner.cleanup()
+    async with held_http_server() as (url, release):
+        yield url, release
 
 
 async def test_too_many_outstanding_requests_report_status_5(module_factory, slow_server):

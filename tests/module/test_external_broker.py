@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -18,32 +17,6 @@ MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sb
 pytestmark = pytest.mark.skipif(MOSQUITTO is None or shutil.which("mosquitto_sub") is None,
                                 reason="needs Debian's mosquitto and mosquitto-clients (`make deps`)")
 DEVICE = DeviceCredentials("a1ext", "dev-ext", "secret-ext")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-async def mosquitto(tmp_path):
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "log_dest stderr\nlog_type information\n")
-    proc = await asyncio.create_subprocess_exec(MOSQUITTO, "-c", str(conf), stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
-    try:
-        log = b""
-        while b"running" not in log:       # "mosquitto version 2.x running": the listener is open
-            line = await asyncio.wait_for(proc.stdout.readline(), 10)
-            assert line, f"mosquitto ended: {log.decode(errors='replace')}"
-            log += line
-        yield f"mqtt://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        await proc.wait()
 
 
 async def test_module_publishes_and_receives_through_mosquitto(mosquitto, tmp_path):

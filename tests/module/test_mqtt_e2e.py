@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from pysim.events import kind_is
-from pysim.peers import service_client
-from pysim.te import AtClient
-
-
-async def mqtt_online(at: AtClient, device, **para) -> None:
-    await at.expect_ok("ATE0")
-    await at.expect_ok(f'AT+IMQTTAUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
-    assert (await at.wait_urc("+IMQTTAUTH")).text == "+IMQTTAUTH:OK"
-    for tag, value in para.items():
-        await at.expect_ok(f'AT+IMQTTPARA="{tag}",{value}')
-    await at.expect_ok("AT+IMQTTCONN")
-    assert (await at.wait_urc("+IMQTTSTATE")).text == "+IMQTTSTATE:2"
-
-
-@pytest.fixture
-async def observer(cloud):
-    client = await service_client(cloud)
-    yield client
-    await client.close()
+from te_steps import mqtt_online
 
 
 @pytest.mark.parametrize("qos", [0, 1, 2])

@@ -10,7 +10,6 @@ import asyncio
 import pytest
 
 from peripherals.ica import ModuleConfig
-from pysim.peers import service_client
 
 
 class SdkTe:
@@ -87,13 +86,6 @@ class SdkTe:
             self.results.append(0)            # complete on the id line
         else:
             self.publishes.append(int(reply.split(":")[1]))
-
-
-@pytest.fixture
-async def observer(cloud):
-    client = await service_client(cloud)
-    yield client
-    await client.close()
 
 
 TRICKY = ['a\\\\b', 'x\\"', 'C:\\dir "q"']     # backslashes and quotes as the SDKs send them

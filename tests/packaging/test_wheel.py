@@ -84,7 +84,7 @@ def test_example_project_pytest_under_xdist(installed):
     run(python, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "--junitxml=out/pytest.xml", cwd=project,
         env=venv_env(python))
     cases = list(ET.parse(project / "out" / "pytest.xml").getroot().iter("testcase"))
-    assert len(cases) == 6 and not any(c.find("failure") is not None for c in cases)
+    assert len(cases) == 7 and not any(c.find("failure") is not None or c.find("error") is not None for c in cases)
 
 
 def test_example_project_robot_suite(installed):

@@ -4,6 +4,8 @@ a subprocess against the demo firmware in QEMU; then the same file with pytest-x
 
 from __future__ import annotations
 
+import asyncio
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -34,7 +36,8 @@ def test_sync_console_cloud_and_ota(dut):
 
 
 @pytest.mark.asyncio
-async def test_async_dut(dut):
+async def test_async_dut(dut, cloud):
+    assert dut.session.cloud is cloud                   # one cloud per test, on the test's loop
     match = await dut.console.expect(r"^STEP mqtt_connect (ok)", timeout=30)
     assert match.group(1) == "ok"
     message = await dut.cloud.expect_message(TOPIC + "/telemetry", r'"seq"', timeout=20)
@@ -119,12 +122,123 @@ def test_plugin_in_a_project_under_xdist(project, demo_elf):
 def test_help_and_fixture_docs(tmp_path):
     done = run_pytest(tmp_path, "--help")
     text = " ".join(done.stdout.split())
-    for option in ("--pysim-firmware=ELF", "--pysim-board=NAME", "--pysim-emulator", "--pysim-baud=N"):
+    for option in ("--pysim-firmware=ELF", "--pysim-board=NAME", "--pysim-emulator", "--pysim-baud=N",
+                   "--pysim-cloud=URL", "--pysim-profile"):
         assert option in text
     assert "(default: qemu)" in text and "(default: netduinoplus2)" in text and "(default: unpaced)" in text
+    assert "(default: an in-process cloud per test)" in text
+    # every option of the pysim group says its default
+    group = done.stdout.split("ICA co-simulation (pysim):\n", 1)[1]
+    group = " ".join(re.split(r"\n(?=\S)", group, maxsplit=1)[0].split())      # up to the next group's title
+    helps = re.split(r" (?=--pysim-[a-z-]+[ =])", " " + group)[1:]
+    assert len(helps) == 11, helps
+    for help_text in helps:
+        assert "(default:" in help_text, help_text
     done = run_pytest(tmp_path, "--fixtures")
-    for name in ("dut", "pysim_firmware", "pysim_board", "pysim_emulator", "pysim_baud", "pysim_trace", "cloud",
+    for name in ("dut", "pysim_firmware", "pysim_board", "pysim_emulator", "pysim_baud", "pysim_cloud", "pysim_trace",
+                 "pysim_profile",
+                 "cloud",
                  "device", "module_factory", "ica_module", "at", "mcu_session"):
         block = done.stdout.split(f"\n{name} ", 1)
         assert len(block) == 2, f"fixture {name} not listed"
         assert "no docstring available" not in block[1].split("\n\n", 1)[0], f"fixture {name} has no docstring"
+
+
+UNSHARED_TESTS = '''
+import pytest
+
+
+def test_sync_at(at):
+    pass
+
+
+def test_sync_mcu_session(mcu_session):
+    pass
+
+
+@pytest.mark.pysim(cloud="mqtt://127.0.0.1:9")
+def test_external_broker_and_device(device):
+    pass
+
+
+@pytest.mark.pysim(cloud="coap://127.0.0.1:9")
+def test_external_without_mqtt(pysim_cloud):
+    pass
+
+
+@pytest.mark.pysim(firmware="no-such.elf")
+def test_sync_dut_without_its_firmware(dut):
+    pass
+
+
+@pytest.mark.pysim(firmware="no-such.elf")
+@pytest.mark.asyncio
+async def test_async_dut_without_its_firmware(dut):
+    pass
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_async_on_another_loop_than_its_fixtures(dut):
+    await dut.console.expect("BOOT")
+'''
+
+
+def test_fixtures_that_cannot_share_the_cloud_fail_in_one_line(tmp_path, demo_elf):
+    """An awaited-only fixture in a synchronous test, or an in-process one beside an external
+    broker: a set-up error of one line naming what to use, never a second cloud or a traceback."""
+    (tmp_path / "test_unshared.py").write_text(UNSHARED_TESTS)
+    done = run_pytest(tmp_path, f"--pysim-firmware={demo_elf}")
+    # each error section: its header, then exactly one line
+    errors = dict(re.findall(r"_ ERROR at setup of (\w+) _+\n([^\n]*)\n(?=_+ ERROR|=+ )",
+                             done.stdout))
+    assert errors == {
+        "test_sync_at": "`at` is for async tests (`async def`, pytest-asyncio); a synchronous test drives "
+                        "the firmware, its module and the cloud through `dut` (dut.cloud, dut.module)",
+        "test_sync_mcu_session": "`mcu_session` is for async tests (`async def`, pytest-asyncio); a "
+                                 "synchronous test drives the firmware, its module and the cloud through `dut` "
+                                 "(dut.cloud, dut.module)",
+        "test_external_broker_and_device": "`device` needs the in-process cloud, but this test's cloud is "
+                                           "the external mqtt://127.0.0.1:9 (--pysim-cloud / pysim(cloud=...)): "
+                                           "use `dut` and `dut.cloud`, which talk to it",
+        "test_external_without_mqtt": "--pysim-cloud / pysim(cloud=...) 'coap://127.0.0.1:9' names no "
+                                      "MQTT broker: give mqtt://HOST:PORT",
+        "test_sync_dut_without_its_firmware": "dut could not start: no firmware at no-such.elf: build it first "
+                                              "(the demo: `make -C firmware`)",
+        "test_async_dut_without_its_firmware": "dut could not start: no firmware at no-such.elf: build it first "
+                                               "(the demo: `make -C firmware`)",
+    }, done.stdout[-3000:]
+    assert "Traceback" not in done.stdout and "pytest_plugin.py" not in done.stdout, done.stdout[-3000:]
+    # a test on another loop than its fixtures is told so at its first call of the dut
+    assert "FAILED test_unshared.py::test_async_on_another_loop_than_its_fixtures" in done.stdout
+    assert ("E       RuntimeError: this dut runs on another event loop than this coroutine's: give the test the loop "
+            "of its fixtures (pytest-asyncio's default, function-scoped)\n") in done.stdout, done.stdout[-3000:]
+
+
+EXTERNAL_TESTS = '''
+TOPIC = "/a1demoPK/demo-device-01/user"
+
+
+def test_dut_on_the_external_broker(dut, pysim_cloud):
+    assert dut.module.config.mqtt_url == pysim_cloud["mqtt"] and dut.cloud.cloud is None
+    dut.console.expect(r"^STEP mqtt_subscribe ok", timeout=30)
+    # both ways through the broker: the version the firmware reports, a command to it
+    assert dut.cloud.expect_message("/ota/device/inform/a1demoPK/demo-device-01", r"1\\.0\\.0", timeout=20)
+    dut.cloud.publish(TOPIC + "/command", '{"led":1}')
+    assert dut.uart.expect(r'^\\+IMQTTRCVPUB:\\d+,"' + TOPIC + '/command"', timeout=20, direction="TA->TE")
+
+
+def test_the_in_process_cloud_is_refused(cloud):
+    pass
+'''
+
+
+async def test_external_broker_option(tmp_path, demo_elf, mosquitto):
+    """--pysim-cloud: `dut` on mosquitto (the firmware's command and acknowledgement go through
+    it), and the in-process `cloud` refused in one line instead of started beside it."""
+    (tmp_path / "test_external.py").write_text(EXTERNAL_TESTS)
+    done = await asyncio.to_thread(run_pytest, tmp_path, f"--pysim-firmware={demo_elf}", f"--pysim-cloud={mosquitto}")
+    assert "PASSED test_external.py::test_dut_on_the_external_broker" in done.stdout, done.stdout[-3000:]
+    assert (f"\n`cloud` needs the in-process cloud, but this test's cloud is the external {mosquitto} "
+            "(--pysim-cloud / pysim(cloud=...)): use `dut` and `dut.cloud`, which talk to it\n") in done.stdout, \
+        done.stdout[-3000:]
+    assert "ERROR test_external.py::test_the_in_process_cloud_is_refused" in done.stdout

@@ -235,3 +235,22 @@ def test_the_session_cloud_knows_the_identity_given(lib, demo_elf):
     line = lib.wait_for_line_on_uart(r"^STEP mqtt_auth (ok|fail)", regex=True, timeout=30)
     assert line.groups == ["fail"], line
     assert lib.wait_for_line_on_uart("+IMQTTAUTH:FAIL", uart="at-ta", timeout=5).direction == "TA->TE"
+
+
+def test_an_unknown_profile_is_refused_at_import():
+    with pytest.raises(ValueError, match="unknown module profile 'sdk9': use one of spec, sdk2, sdk3"):
+        load_library()(profile="sdk9")
+
+
+def test_the_import_profile_is_every_modules_default_and_start_module_overrides_it():
+    lib = load_library()(profile="sdk2")
+    try:
+        lib.start_cloud()
+        lib.start_module(alias="default")
+        lib.start_module(alias="own", profile="spec")
+        assert lib._module_handle("default").module.config.profile == "sdk2"
+        assert lib._module_handle("own").module.config.profile == "spec"
+        assert b"AT+CGMI" not in lib.send_at("AT+CGMI", module="default").raw   # sdk2: echo off at power-on
+        assert b"AT+CGMI" in lib.send_at("AT+CGMI", module="own").raw
+    finally:
+        lib.stop_all()

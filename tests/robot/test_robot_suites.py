@@ -34,6 +34,8 @@ def test_robot_suites_pass(tmp_path):
     if HAVE_QEMU:
         subprocess.run(["make", "-s", "-C", str(ROOT / "firmware"), "build/demo.elf"], check=True,
                        capture_output=True)
+        # firmware_console.robot: the example project's firmware, which reads its console
+        subprocess.run(["make", "-s", "-C", str(ROOT / "examples" / "firmware")], check=True, capture_output=True)
     else:
         options += ["--exclude", "firmware"]
     defined = SuiteBuilder().build(str(SUITES))
@@ -50,6 +52,7 @@ def test_robot_suites_pass(tmp_path):
     assert MODULE_SUITES <= set(ran) and all(ran[name] > 0 for name in MODULE_SUITES), ran
     if HAVE_QEMU:
         assert ran.get("Firmware Demo", 0) > 0 and ran.get("Two Devices", 0) == 3, ran
+        assert ran.get("Firmware Console", 0) == 3 and ran.get("Module Profiles", 0) == 5, ran
 
 
 def test_a_wrong_expectation_fails_the_suite(tmp_path):
@@ -163,7 +166,12 @@ def test_libdoc_renders_every_keyword(tmp_path):
                   if "return" not in kw.short_doc.lower() or "Fails" not in kw.doc or "Example:" not in kw.doc]
     assert incomplete == []
     sections = re.findall(r"^= (.+) =$", doc.doc, re.M)
-    assert {"Devices and modules", "UARTs", "Timeouts", "Failures", "Deprecated"} <= set(sections)
+    assert {"Devices and modules", "UARTs", "Timeouts", "Failures", "Deprecated", "Module profiles",
+            "Secrets"} <= set(sections)
+    # the profile choices shown and checked by Robot are the module's own
+    from peripherals.ica.profiles import PROFILES
+    profile = {arg.name: arg for arg in doc.inits[0].args}["profile"]
+    assert profile.default == "spec" and [str(t) for t in profile.type.nested] == [f"'{n}'" for n in PROFILES]
 
 
 def test_a_suite_without_teardown_leaves_nothing_to_the_next(tmp_path):

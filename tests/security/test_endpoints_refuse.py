@@ -4,48 +4,17 @@ aiocoap's client, coap-client-notls, aiohttp), each trying what it must not."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
 import ssl
 import stat
 
 import aiocoap
-import aiohttp
 import pytest
-from aiocoap.optiontypes import StringOption
+from endpoint_clients import REFUSED, TOKEN_OPTION, auth_body, coap_request, need, run
 
 from pysim.devauth import mqtt_connect_fields
 from pysim.events import kind_is
-from pysim.peers import TIMEOUT, host_port
-
-REFUSED = (134, 135)
-TOKEN_OPTION = 2088
-
-
-def need(binary: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        pytest.skip(f"{binary} is not installed (Debian: apt-get install mosquitto-clients libcoap3-bin)")
-    return path
-
-
-async def run(*argv: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), TIMEOUT)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    return proc.returncode, out.decode(errors="replace")
-
-
-def auth_body(creds, sign: str | None = None) -> dict:
-    return {"productKey": creds.product_key, "deviceName": creds.device_name, "clientId": creds.client_id,
-            "sign": creds.sign() if sign is None else sign, "signmethod": "hmacsha1"}
-
+from pysim.peers import host_port
 
 # ---- MQTT over TLS -------------------------------------------------------------------
 
@@ -101,67 +70,56 @@ async def test_mosquitto_over_tls_refuses_a_wrong_password_and_a_foreign_topic(c
     host, port = host_port(cloud.addresses["mqtts"].replace("mqtts://", "mqtt://"))
     client_id, username, password = mqtt_connect_fields(dev_b, tls=True)
     base = ["-h", host, "-p", str(port), "--cafile", str(cloud.tls.ca_file), "-i", client_id, "-u", username]
-    code, out = await run(pub, *base, "-P", "0" * 40, "-t", f"/{dev_b.product_key}/{dev_b.device_name}/x", "-m", "x")
-    assert code != 0 and ("not authori" in out.lower() or "refused" in out.lower()), out
-    code, out = await run(sub, *base, "-P", password, "-t", f"/{dev_a.product_key}/{dev_a.device_name}/#",
-                          "-q", "1", "-C", "1", "-W", "5")
-    assert "all subscription requests were denied" in out.lower(), out    # and it received nothing
+    code, out, err = await run(pub, *base, "-P", "0" * 40, "-t", f"/{dev_b.product_key}/{dev_b.device_name}/x",
+                               "-m", "x")
+    said = (out + err).lower()
+    assert code != 0 and ("not authori" in said or "refused" in said), said
+    code, out, err = await run(sub, *base, "-P", password, "-t", f"/{dev_a.product_key}/{dev_a.device_name}/#",
+                               "-q", "1", "-C", "1", "-W", "5")
+    assert "all subscription requests were denied" in (out + err).lower(), out + err    # and it received nothing
 
 
 # ---- CoAP ----------------------------------------------------------------------------
 
-async def coap(context, code, path: str, payload: bytes = b"", token: str | None = None, base: str = ""):
-    message = aiocoap.Message(code=code, payload=payload, uri=base + path)
-    if token:
-        message.opt.add_option(StringOption(TOKEN_OPTION, token))
-    return await asyncio.wait_for(context.request(message).response, TIMEOUT)
-
-
-async def test_coap_refuses_bad_sign_missing_token_and_foreign_topic(cloud, dev_a, dev_b):
-    base = cloud.addresses["coap"]
-    context = await aiocoap.Context.create_client_context()
-    try:
-        bad = await coap(context, aiocoap.POST, "/auth", json.dumps(auth_body(dev_b, "0" * 40)).encode(), base=base)
-        assert bad.code == aiocoap.UNAUTHORIZED
-        good = await coap(context, aiocoap.POST, "/auth", json.dumps(auth_body(dev_b)).encode(), base=base)
-        assert good.code.is_successful() and dev_b.device_secret.encode() not in good.payload
-        token = json.loads(good.payload)["token"]
-        victim = f"/topic/{dev_a.product_key}/{dev_a.device_name}/user/cmd"
-        assert (await coap(context, aiocoap.POST, victim, b"x", base=base)).code == aiocoap.UNAUTHORIZED
-        assert (await coap(context, aiocoap.POST, victim, b"x", token="forged", base=base)).code == aiocoap.UNAUTHORIZED
-        assert (await coap(context, aiocoap.POST, victim, b"x", token=token, base=base)).code == aiocoap.FORBIDDEN
-        assert (await coap(context, aiocoap.GET, victim, token=token, base=base)).code == aiocoap.FORBIDDEN
-        ota = f"/ota/device/upgrade/{dev_a.product_key}/{dev_a.device_name}"
-        assert (await coap(context, aiocoap.GET, ota, token=token, base=base)).code == aiocoap.FORBIDDEN
-    finally:
-        await context.shutdown()
+async def test_coap_refuses_bad_sign_missing_token_and_foreign_topic(cloud, dev_a, dev_b, coap):
+    bad = await coap_request(coap, cloud, aiocoap.POST, "/auth", json.dumps(auth_body(dev_b, "0" * 40)).encode())
+    assert bad.code == aiocoap.UNAUTHORIZED
+    good = await coap_request(coap, cloud, aiocoap.POST, "/auth", json.dumps(auth_body(dev_b)).encode())
+    assert good.code.is_successful() and dev_b.device_secret.encode() not in good.payload
+    token = json.loads(good.payload)["token"]
+    victim = f"/topic/{dev_a.product_key}/{dev_a.device_name}/user/cmd"
+    assert (await coap_request(coap, cloud, aiocoap.POST, victim, b"x")).code == aiocoap.UNAUTHORIZED
+    assert (await coap_request(coap, cloud, aiocoap.POST, victim, b"x", "forged")).code == aiocoap.UNAUTHORIZED
+    assert (await coap_request(coap, cloud, aiocoap.POST, victim, b"x", token)).code == aiocoap.FORBIDDEN
+    assert (await coap_request(coap, cloud, aiocoap.GET, victim, token=token)).code == aiocoap.FORBIDDEN
+    ota = f"/ota/device/upgrade/{dev_a.product_key}/{dev_a.device_name}"
+    assert (await coap_request(coap, cloud, aiocoap.GET, ota, token=token)).code == aiocoap.FORBIDDEN
 
 
 async def test_coap_client_notls_with_a_forged_token_is_refused(cloud, dev_a):
     coap_client = need("coap-client-notls")
     topic = f"/topic/{dev_a.product_key}/{dev_a.device_name}/user/cmd"
-    code, out = await run(coap_client, "-m", "get", "-O", f"{TOKEN_OPTION},forged", "-v", "4", "-B", "5",
-                          cloud.addresses["coap"] + topic)
-    assert "4.01" in out, out
+    code, out, err = await run(coap_client, "-m", "get", "-O", f"{TOKEN_OPTION},forged", "-v", "4", "-B", "5",
+                               cloud.addresses["coap"] + topic)
+    assert "4.01" in out + err, out + err
 
 
 # ---- HTTP ----------------------------------------------------------------------------
 
-async def test_http_refuses_bad_sign_missing_token_and_foreign_topic(cloud, dev_a, dev_b):
+async def test_http_refuses_bad_sign_missing_token_and_foreign_topic(cloud, dev_a, dev_b, http):
     base = cloud.addresses["http"]
-    async with aiohttp.ClientSession() as http:
-        async with http.post(base + "/auth", json=auth_body(dev_b, "0" * 40)) as response:
-            assert (await response.json())["code"] == 20000
-        async with http.post(base + "/auth", json=auth_body(dev_b)) as response:
-            text = await response.text()
-            assert dev_b.device_secret not in text
-            token = json.loads(text)["info"]["token"]
-        victim = f"{base}/topic/{dev_a.product_key}/{dev_a.device_name}/user/cmd"
-        async with http.post(victim, data=b"x") as response:
-            assert response.status == 401 and (await response.json())["code"] == 20002
-        async with http.post(victim, data=b"x", headers={"password": "forged"}) as response:
-            assert response.status == 401 and (await response.json())["code"] == 20003
-        async with http.post(victim, data=b"x", headers={"password": token}) as response:
-            assert response.status == 403 and (await response.json())["code"] == 40300
-        async with http.get(victim, headers={"password": token}) as response:
-            assert response.status == 403
+    async with http.post(base + "/auth", json=auth_body(dev_b, "0" * 40)) as response:
+        assert (await response.json())["code"] == 20000
+    async with http.post(base + "/auth", json=auth_body(dev_b)) as response:
+        text = await response.text()
+        assert dev_b.device_secret not in text
+        token = json.loads(text)["info"]["token"]
+    victim = f"{base}/topic/{dev_a.product_key}/{dev_a.device_name}/user/cmd"
+    async with http.post(victim, data=b"x") as response:
+        assert response.status == 401 and (await response.json())["code"] == 20002
+    async with http.post(victim, data=b"x", headers={"password": "forged"}) as response:
+        assert response.status == 401 and (await response.json())["code"] == 20003
+    async with http.post(victim, data=b"x", headers={"password": token}) as response:
+        assert response.status == 403 and (await response.json())["code"] == 40300
+    async with http.get(victim, headers={"password": token}) as response:
+        assert response.status == 403

@@ -7,24 +7,15 @@ from __future__ import annotations
 
 from pysim.events import kind_is
 from pysim.peers import service_client
+from te_steps import mqtt_online
 
 MESSAGES = 200
-
-
-async def online(at, device, **para) -> None:
-    await at.expect_ok("ATE0")
-    await at.expect_ok(f'AT+IMQTTAUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
-    assert (await at.wait_urc("+IMQTTAUTH")).text == "+IMQTTAUTH:OK"
-    for tag, value in para.items():
-        await at.expect_ok(f'AT+IMQTTPARA="{tag}",{value}')
-    await at.expect_ok("AT+IMQTTCONN")
-    assert (await at.wait_urc("+IMQTTSTATE")).text == "+IMQTTSTATE:2"
 
 
 async def test_qos1_messages_sent_while_rebooting_all_arrive(cloud, device, module_factory):
     m = await module_factory()
     topic = f"/{device.product_key}/{device.device_name}/user/queued"
-    await online(m.at, device, CLEAN=0)
+    await mqtt_online(m.at, device, CLEAN=0)
     await m.at.expect_ok(f'AT+IMQTTSUB="{topic}",1')
     assert (await m.at.wait_urc("+IMQTTSUB")).fields[1] == "1"
 

@@ -5,11 +5,9 @@ get the victim's persistent session nor the messages queued in it."""
 
 from __future__ import annotations
 
-
+from endpoint_clients import REFUSED
 from pysim.devauth import sign
 from pysim.events import kind_is
-
-REFUSED = (134, 135)   # paho 2's names for MQTT 3 CONNACK 4 and 5
 
 
 async def test_foreign_client_id_with_own_signature_is_refused(cloud, dev_a, dev_b, paho, observer):

@@ -16,13 +16,8 @@ import pytest
 
 from peripherals.ica import IcaModule, ModuleConfig
 from pysim.te import AtClient
-
-
-async def mqtt_online(at, device) -> None:
-    await at.expect_ok(f'AT+IMQTTAUTH="{device.product_key}","{device.device_name}","{device.device_secret}"')
-    assert (await at.wait_urc("+IMQTTAUTH")).text == "+IMQTTAUTH:OK"
-    await at.expect_ok("AT+IMQTTCONN")
-    assert (await at.wait_urc("+IMQTTSTATE")).text == "+IMQTTSTATE:2"
+from endpoint_clients import held_http_server
+from te_steps import mqtt_online
 
 
 async def test_data_entry_timeout_with_an_injected_clock(cloud, device):
@@ -55,32 +50,15 @@ async def test_data_entry_timeout_with_an_injected_clock(cloud, device):
 
 @pytest.mark.looptime
 async def test_http_timeout_of_60_s_in_virtual_time(module_factory):
-    from aiohttp import web
-    never = asyncio.Event()
-
-    async def hang(request):
-        await never.wait()
-        return web.json_response({})
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", hang)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
     loop = asyncio.get_running_loop()
-    try:
-        m = await module_factory(echo=False, http_url=f"http://127.0.0.1:{port}")
+    async with held_http_server() as (url, _never_released):
+        m = await module_factory(echo=False, http_url=url)
         await m.at.expect_ok('AT+IHTTPARA="TIMEOUT",60')
         wall, virtual = time.monotonic(), loop.time()
         await m.at.expect_ok('AT+IHTTPSEND=2,"/a/b/c","x"')
         assert (await m.at.wait_urc("+IHTTPSEND", timeout=120)).text == "+IHTTPSEND:255"
         assert loop.time() - virtual >= 60
         assert time.monotonic() - wall < 30
-    finally:
-        never.set()
-        await runner.cleanup()
 
 
 class SilentPingBroker:

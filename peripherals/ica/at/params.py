@@ -44,14 +44,19 @@ def as_str(arg: Arg, name: str, warn: Warn, *, allow_empty: bool = True) -> str:
     return arg.text
 
 
-def as_int(arg: Arg, name: str, warn: Warn, lo: int | None = None, hi: int | None = None,
-           choices: tuple[int, ...] | None = None) -> int:
+def _number(arg: Arg, name: str, warn: Warn, form: re.Pattern[str], what: str) -> str:
+    """The text of a bare number of ``form`` (a quoted one is warned about); BadParams otherwise."""
     if arg.quoted:
         warn(f"{name} should be a bare number, got \"{arg.text}\"")
     text = arg.text.strip()
-    if not _INTEGER.match(text):
-        raise BadParams(f"{name} must be an integer, got {arg.text!r}")
-    value = int(text)
+    if not form.match(text):
+        raise BadParams(f"{name} must be {what}, got {arg.text!r}")
+    return text
+
+
+def as_int(arg: Arg, name: str, warn: Warn, lo: int | None = None, hi: int | None = None,
+           choices: tuple[int, ...] | None = None) -> int:
+    value = int(_number(arg, name, warn, _INTEGER, "an integer"))
     if choices and value not in choices:
         raise BadParams(f"{name} must be one of {', '.join(map(str, choices))}, got {value}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
@@ -60,12 +65,7 @@ def as_int(arg: Arg, name: str, warn: Warn, lo: int | None = None, hi: int | Non
 
 
 def as_float(arg: Arg, name: str, warn: Warn, lo: float, hi: float) -> float:
-    if arg.quoted:
-        warn(f"{name} should be a bare number, got \"{arg.text}\"")
-    text = arg.text.strip()
-    if not _DECIMAL.match(text):
-        raise BadParams(f"{name} must be a number, got {arg.text!r}")
-    value = float(text)
+    value = float(_number(arg, name, warn, _DECIMAL, "a number"))
     if not math.isfinite(value) or not lo <= value <= hi:
         raise BadParams(f"{name} must be in {lo:g}..{hi:g}, got {arg.text}")
     return value
