@@ -68,8 +68,9 @@ def progress_line(fleet: Fleet) -> str:
             f"sent {sent}, received {received}, shards running {running}  ")
 
 
-async def main(args: argparse.Namespace, stop: asyncio.Event | None = None) -> int:
-    """``pysim fleet``; ``stop`` (set on SIGINT, SIGTERM) ends the fleet early: exit code 130."""
+async def main(args: argparse.Namespace, stop: asyncio.Event | None = None, *, interrupted_code: int) -> int:
+    """``pysim fleet``; ``stop`` (set on SIGINT, SIGTERM) ends the fleet early, with exit code
+    ``interrupted_code`` (``pysim.cli.EXIT_INTERRUPTED``, as ``pysim run``)."""
     options = FleetOptions(scripted=args.scripted, emulated=args.emulated, broker=args.broker, rate=args.rate,
                            duration=args.duration, qos=args.qos, shards=args.shards,
                            connect_concurrency=args.connect_concurrency,
@@ -92,7 +93,6 @@ async def main(args: argparse.Namespace, stop: asyncio.Event | None = None) -> i
     if args.json:
         write_json(summary, args.json)
     if summary["interrupted"]:
-        from pysim.cli import EXIT_INTERRUPTED   # as pysim run (docs/runner.md)
-        return EXIT_INTERRUPTED
+        return interrupted_code
     ok = summary["lost"] == 0 and summary["connected"] == summary["devices"] and not summary["failed"]
     return 0 if ok else 1
