@@ -2,7 +2,7 @@
 message per device per second with zero loss, in-process cloud (amqtt) and mosquitto
 side by side.
 
-A stepped search per (kind, broker): fleets of 10, 30, 100, 300, 1000, 3000, 10000
+A stepped search per (kind, broker): fleets of 10, 30, 100, 300, 1000, 3000, 5000, 10000
 scripted modules (emulated: 4, 8, 16, 32, 64, 100 demo firmwares in QEMU), each
 publishing QoS 1 at 1 msg/s for ``DURATION`` s (``pysim.fleet``, shards = cores). A
 step holds when every device connected, nothing was lost or failed (an independent
@@ -21,7 +21,7 @@ from benchlib import Figure, Report, parse_args, reproduce_command
 
 from pysim.fleet import Fleet, FleetOptions, Mosquitto
 
-SCRIPTED_STEPS = (10, 30, 100, 300, 1000, 3000, 10000)
+SCRIPTED_STEPS = (10, 30, 100, 300, 1000, 3000, 5000, 10000)
 EMULATED_STEPS = (4, 8, 16, 32, 64, 100)
 DURATION = 10.0
 P99_LIMIT_MS = 1000.0

@@ -501,7 +501,7 @@ async def _start_and_run(session, devices, checks, run_firmware):
 
 COMMANDS = {"cloud": cmd_cloud, "module": cmd_module, "run": cmd_run,
             "boards": lambda args, stop: boards_command.main(args),
-            "fleet": lambda args, stop: fleet_cli.main(args)}
+            "fleet": lambda args, stop: fleet_cli.main(args, stop, interrupted_code=EXIT_INTERRUPTED)}
 
 
 def main(argv: list[str] | None = None) -> int:

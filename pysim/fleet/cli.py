@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 from .runner import BROKERS, Fleet, FleetError, FleetOptions
@@ -17,7 +19,8 @@ EXAMPLES = """examples:
   pysim fleet --scripted 200 --executor dask --dask-address tcp://10.0.0.5:8786
 
 exit codes: 0 every connected device's messages arrived and every device connected;
-1 something was lost, failed or did not connect; 3 the fleet could not start.
+1 something was lost, failed or did not connect; 3 the fleet could not start;
+130 interrupted (Ctrl-C, SIGTERM): everything started is stopped, the partial summary printed.
 """
 
 
@@ -45,6 +48,8 @@ def add_parser(subparsers) -> None:
                    help="emulated devices starting (boot to first telemetry) at once, per shard")
     p.add_argument("--drain-timeout", type=float, default=10.0,
                    help="seconds without a new message after which the subscriber stops waiting")
+    p.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+                   help="the shards' event loop: auto takes uvloop when it is installed (the fast extra)")
     p.add_argument("--executor", choices=("processes", "dask"), default="processes",
                    help="where shards run: local processes, or tasks of a Dask cluster")
     p.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT",
@@ -59,17 +64,18 @@ def progress_line(fleet: Fleet) -> str:
     sent = sum(r["attempted"] for r in reports)
     received = fleet.subscriber.received if fleet.subscriber else 0
     running = len(fleet.processes) - len(fleet.results) - len(fleet.failures)
-    import time
     return (f"\rfleet {time.monotonic() - fleet.started:6.1f} s: connected {connected}/{len(fleet.devices)}, "
             f"sent {sent}, received {received}, shards running {running}  ")
 
 
-async def main(args: argparse.Namespace) -> int:
+async def main(args: argparse.Namespace, stop: asyncio.Event | None = None, *, interrupted_code: int) -> int:
+    """``pysim fleet``; ``stop`` (set on SIGINT, SIGTERM) ends the fleet early, with exit code
+    ``interrupted_code`` (``pysim.cli.EXIT_INTERRUPTED``, as ``pysim run``)."""
     options = FleetOptions(scripted=args.scripted, emulated=args.emulated, broker=args.broker, rate=args.rate,
                            duration=args.duration, qos=args.qos, shards=args.shards,
                            connect_concurrency=args.connect_concurrency,
                            boot_concurrency=args.boot_concurrency, drain_timeout=args.drain_timeout,
-                           executor=args.executor, dask_address=args.dask_address)
+                           executor=args.executor, dask_address=args.dask_address, loop=args.loop)
     live = sys.stderr.isatty() and not args.quiet
 
     def show(fleet: Fleet) -> None:
@@ -77,7 +83,7 @@ async def main(args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     try:
-        summary = await Fleet(options, show if live else None).run()
+        summary = await Fleet(options, show if live else None).run(stop)
     except FleetError as error:
         print(f"pysim fleet: {error}", file=sys.stderr, flush=True)
         return 3
@@ -86,5 +92,7 @@ async def main(args: argparse.Namespace) -> int:
     print(text(summary), flush=True)
     if args.json:
         write_json(summary, args.json)
+    if summary["interrupted"]:
+        return interrupted_code
     ok = summary["lost"] == 0 and summary["connected"] == summary["devices"] and not summary["failed"]
     return 0 if ok else 1

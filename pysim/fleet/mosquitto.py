@@ -9,6 +9,14 @@ module sends); the service user ``service`` may use every topic. The ACL file gi
 each device read/write on its own topics only (``/<pk>/<dn>/#``, ``/sys/<pk>/<dn>/#``,
 ``/ota/device/+/<pk>/<dn>``): anything else is refused (a SUBACK 0x80, a publish dropped).
 Both files are 0600 in a 0700 directory that ``stop()`` removes.
+
+The client identifier is bound to the device by ``use_username_as_clientid true``
+(``bind_client_id``, the default): mosquitto replaces every client's identifier with
+its user name, so a device that signs in with its own credentials but another device's
+client identifier gets a session of its own (``<dn>&<pk>``), never the other device's
+(and never disconnects it). The price: a device has one session whatever client
+identifier it sends, so the clean connection ``AT+IMQTTAUTH`` makes to check the
+credentials (``check=1``) shares it with the device's connection (docs/fleet.md).
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pysim.devauth import DeviceCredentials
+
+from .orphans import signal_when_parent_dies
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 SERVICE_USER = "service"
@@ -74,8 +84,10 @@ class Mosquitto:
     service user's password."""
 
     def __init__(self, devices: Iterable[DeviceCredentials], host: str = "127.0.0.1", port: int = 0,
-                 service_password: str | None = None, executable: str = MOSQUITTO) -> None:
+                 service_password: str | None = None, executable: str = MOSQUITTO,
+                 bind_client_id: bool = True) -> None:
         self.devices = list(devices)
+        self.bind_client_id = bind_client_id
         self.host = host
         self.port = port
         self.service_password = service_password or secrets.token_urlsafe(16)
@@ -112,6 +124,8 @@ class Mosquitto:
             f"user {pwd.getpwuid(os.getuid()).pw_name}", "per_listener_settings false", "allow_anonymous false",
             f"password_file {directory / 'passwd'}", f"acl_file {directory / 'acl'}",
             f"listener {self.port} {self.host}", "max_connections -1", "persistence false",
+            # a client's identifier is its user name: no session of another device (issue 10, defect 1)
+            f"use_username_as_clientid {'true' if self.bind_client_id else 'false'}",
             "max_queued_messages 10000", "max_inflight_messages 100", "set_tcp_nodelay true",
             "log_dest stderr", "log_type error", "log_type warning", ""])
         _write_private(directory / "mosquitto.conf", config)
@@ -128,7 +142,8 @@ class Mosquitto:
         with open(self.dir / "log", "wb") as log:   # read back only when it fails to start
             self.proc = await asyncio.create_subprocess_exec(
                 self.executable, "-c", str(config), stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL, stderr=log, start_new_session=True)
+                stdout=asyncio.subprocess.DEVNULL, stderr=log, start_new_session=True,
+                preexec_fn=signal_when_parent_dies)   # no orphan broker (orphans.py)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:

@@ -61,6 +61,7 @@ class ShardSpec:
     firmware: dict[str, str] = field(default_factory=dict)   # device name -> ELF (emulated devices)
     emulator: str = "qemu"
     boot_timeout: float = 60.0
+    loop: str = "auto"                     # the shard's event loop: auto (uvloop if installed) | asyncio | uvloop
 
     @property
     def messages_per_device(self) -> int:

@@ -6,6 +6,13 @@ process, one process a core by default) or as tasks of a Dask cluster
 (``executor="dask"``, :mod:`pysim.fleet.distributed`). A shard that dies (a crash, a
 kill) takes only its own devices with it: they are reported as lost with the shard,
 its emulators are killed, the others run on.
+
+``run(stop)``: once ``stop`` is set (``pysim fleet`` sets it on SIGINT and SIGTERM) the
+fleet stops early and cleanly: a firmware build under way is killed, each shard is told
+to stop (SIGTERM to a shard process, a cluster event to a Dask task) and returns its
+partial result (its modules closed, its emulators stopped), a shard that does not end
+within ``STOP_GRACE`` s is killed with its emulators, then the subscriber, mosquitto and
+the in-process cloud are stopped; the summary says ``"interrupted": true``.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,16 +33,22 @@ from typing import Any, Callable
 
 from .mosquitto import Mosquitto
 from .plan import EMULATED, FleetDevice, ShardSpec, fleet_devices, split
-from .shard import proc_usage, raise_fd_limit, run_shard
+from .orphans import signal_when_parent_dies
+from .shard import LOOPS, proc_usage, raise_fd_limit, run_shard, uvloop_available
 from .subscriber import FleetSubscriber
 from .summary import summarise
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKERS = ("inprocess", "mosquitto")
+STOP_GRACE = 15.0    # after a stop: how long shards may take to return their partial results
 
 
 class FleetError(RuntimeError):
     """The fleet could not start (one line)."""
+
+
+class Interrupted(Exception):
+    """The fleet's stop was set (inside ``Fleet.run`` only)."""
 
 
 @dataclass
@@ -52,6 +66,7 @@ class FleetOptions:
     executor: str = "processes"            # processes | dask
     dask_address: str | None = None        # a running scheduler; None: a LocalCluster of `shards` workers
     seed: str = ""
+    loop: str = "auto"                     # shards' event loop: auto (uvloop if installed) | asyncio | uvloop
 
     def check(self) -> None:
         if self.scripted < 0 or self.emulated < 0 or self.scripted + self.emulated == 0:
@@ -62,14 +77,20 @@ class FleetOptions:
             raise FleetError("--rate and --duration must be above 0")
         if self.qos not in (0, 1):
             raise FleetError("--qos must be 0 or 1")
+        if self.loop not in LOOPS:
+            raise FleetError(f"unknown event loop {self.loop!r}: choose {', '.join(LOOPS)}")
+        if self.loop == "uvloop" and not uvloop_available():
+            raise FleetError("--loop uvloop: uvloop is not installed (pip install ica-pysim[fast])")
         if self.executor not in ("processes", "dask"):
             raise FleetError(f"unknown executor {self.executor!r}: choose processes or dask")
 
 
 # ---- the firmware of emulated devices ---------------------------------------------------
-def firmware_for(devices: list[FleetDevice], build_root: Path | None = None) -> dict[str, str]:
+def firmware_for(devices: list[FleetDevice], build_root: Path | None = None,
+                 stop: threading.Event | None = None) -> dict[str, str]:
     """Build (or reuse) the demo firmware of each emulated device: its credentials are
-    compiled in, telemetry every second, never exiting. ``firmware/build/fleet/<name>``."""
+    compiled in, telemetry every second, never exiting. ``firmware/build/fleet/<name>``.
+    Once ``stop`` is set the builds under way are killed and :class:`Interrupted` raised."""
     emulated = [d for d in devices if d.kind == EMULATED]
     if not emulated:
         return {}
@@ -79,16 +100,27 @@ def firmware_for(devices: list[FleetDevice], build_root: Path | None = None) -> 
     jobs: list[tuple[FleetDevice, subprocess.Popen]] = []
     out: dict[str, str] = {}
     limit = os.cpu_count() or 1
+    stop = stop or threading.Event()
+
+    def wait_until(done: Callable[[], bool]) -> None:
+        while not done():
+            if stop.wait(0.05):
+                for _, job in jobs:      # make and its compilers: the job's own process group
+                    if job.poll() is None:
+                        kill_group(job.pid)
+                    job.wait()
+                raise Interrupted()
+
     for device in emulated:
         build = build_root / device.device_name
         out[device.device_name] = str(build / "netduinoplus2" / "demo.elf")
-        while len([p for _, p in jobs if p.poll() is None]) >= limit:
-            time.sleep(0.05)
+        wait_until(lambda: len([p for _, p in jobs if p.poll() is None]) < limit)
         jobs.append((device, subprocess.Popen(
             ["make", "-s", "-C", str(ROOT / "firmware"), "APP=demo", "BOARD=netduinoplus2", f"BUILD={build}",
              f"ICA_PK={device.product_key}", f"ICA_DN={device.device_name}", f"ICA_SECRET={device.device_secret}",
              "TELEMETRY_MS=1000", "DEMO_EXIT_AFTER=0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)))
+    wait_until(lambda: all(p.poll() is not None for _, p in jobs))
     for device, proc in jobs:
         _, err = proc.communicate()
         if proc.returncode != 0:
@@ -102,6 +134,7 @@ def _cloud_main(devices: list[tuple[str, str, str]], conn) -> None:
     logging.disable(logging.CRITICAL)       # amqtt logs its own tracebacks; the summary tells
     raise_fd_limit()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal_when_parent_dies(signal.SIGKILL)     # nothing of the cloud to save once the fleet is gone
 
     async def serve() -> None:
         from pysim.cloud import Cloud
@@ -161,9 +194,12 @@ class CloudProcess:
 
 
 # ---- shards in processes ----------------------------------------------------------------
-def _shard_main(spec: ShardSpec, out) -> None:
+def _shard_main(spec: ShardSpec, out, parent: int) -> None:
     logging.disable(logging.CRITICAL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent stops us
+    signal_when_parent_dies(signal.SIGTERM)          # ... or its death does (SIGTERM: a clean stop)
+    if os.getppid() != parent:                       # it died before that
+        return
     try:
         out.put(("result", spec.index, run_shard(spec, lambda p: out.put(("progress", spec.index, p)))))
     except BaseException as error:
@@ -171,11 +207,16 @@ def _shard_main(spec: ShardSpec, out) -> None:
 
 
 def kill_pids(pids) -> None:
+    """SIGKILL each emulator's process group (an emulator leads its own session)."""
     for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        kill_group(pid)
+
+
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class Fleet:
@@ -194,22 +235,44 @@ class Fleet:
         self.processes: dict[int, multiprocessing.Process] = {}
         self.subscriber: FleetSubscriber | None = None
         self.started = time.monotonic()
+        self.interrupted = threading.Event()    # set once the run's stop is set
 
-    async def run(self) -> dict[str, Any]:
-        o = self.options
-        firmware = await asyncio.to_thread(firmware_for, self.devices)
-        creds = [d.credentials for d in self.devices]
-        cloud = mosquitto = None
+    def _check(self) -> None:
+        if self.interrupted.is_set():
+            raise Interrupted()
+
+    async def run(self, stop: asyncio.Event | None = None) -> dict[str, Any]:
+        """Run the fleet to its end (or until ``stop`` is set); the summary."""
+        watcher = asyncio.ensure_future(self._watch(stop)) if stop is not None else None
         try:
+            return await self._run()
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.interrupted.set()
+
+    async def _run(self) -> dict[str, Any]:
+        o = self.options
+        cloud = mosquitto = None
+        shards_s = 0.0
+        try:
+            firmware = await asyncio.to_thread(firmware_for, self.devices, None, self.interrupted)
+            creds = [d.credentials for d in self.devices]
+            self._check()
             if o.broker == "mosquitto":
                 mosquitto = Mosquitto(creds)
                 try:
                     await mosquitto.start()
                 except RuntimeError as error:
                     raise FleetError(str(error)) from None
+            self._check()
             if o.broker == "inprocess" or firmware:   # the demo firmware also uses CoAP and HTTP
                 cloud = CloudProcess(self.devices)
                 await cloud.start()
+            self._check()
             broker_url = mosquitto.url if mosquitto else cloud.addresses["mqtt"]
             password = mosquitto.service_password if mosquitto else cloud.service_password
             addresses = {**(cloud.addresses if cloud else {}), "mqtt": broker_url}
@@ -220,20 +283,24 @@ class Fleet:
                 raise FleetError(str(error)) from None
             specs = [ShardSpec(i, part, addresses, o.rate, o.duration, o.qos, o.connect_concurrency,
                                o.boot_concurrency,
-                               {d.device_name: firmware[d.device_name] for d in part if d.kind == EMULATED})
+                               {d.device_name: firmware[d.device_name] for d in part if d.kind == EMULATED},
+                               loop=o.loop)
                      for i, part in enumerate(split(self.devices, o.shards))]
+            self._check()
             t0 = time.monotonic()
             if o.executor == "dask":
                 from .distributed import run_shards_on_dask
                 self.results, self.failures = await asyncio.to_thread(
-                    run_shards_on_dask, specs, o.dask_address, o.shards)
+                    run_shards_on_dask, specs, o.dask_address, o.shards, self.interrupted)
             else:
                 await self._run_processes(specs)
             shards_s = time.monotonic() - t0
             await self._drain()
-            broker_pid = mosquitto.pid if mosquitto else cloud.pid
-            broker_cpu, broker_rss = proc_usage(broker_pid) if broker_pid else (0.0, 0)
+        except Interrupted:
+            pass
         finally:
+            broker_pid = mosquitto.pid if mosquitto else cloud.pid if cloud else None
+            broker_cpu, broker_rss = proc_usage(broker_pid) if broker_pid else (0.0, 0)
             if self.subscriber is not None:
                 self.subscriber.stop()
             if mosquitto is not None:
@@ -242,20 +309,29 @@ class Fleet:
                 await cloud.stop()
         return summarise(self.options, self.devices, self.results, self.failures, self.subscriber,
                          shards_s=shards_s, broker_cpu_s=broker_cpu, broker_rss_kb=broker_rss,
-                         wall_s=time.monotonic() - self.started)
+                         wall_s=time.monotonic() - self.started, interrupted=self.interrupted.is_set())
 
     async def _run_processes(self, specs: list[ShardSpec]) -> None:
         context = multiprocessing.get_context("spawn")
         out = context.Queue()
         for spec in specs:
-            process = context.Process(target=_shard_main, args=(spec, out), name=f"pysim-fleet-shard-{spec.index}",
+            process = context.Process(target=_shard_main, args=(spec, out, os.getpid()), name=f"pysim-fleet-shard-{spec.index}",
                                       daemon=True)
             process.start()
             self.processes[spec.index] = process
         try:
             pending = set(self.processes)
-            last_tick = 0.0
+            last_tick, deadline = 0.0, None
             while pending:
+                if deadline is None and self.interrupted.is_set():
+                    for index in pending:     # each shard stops its devices and sends what it has
+                        if self.processes[index].is_alive():
+                            self.processes[index].terminate()
+                    deadline = time.monotonic() + STOP_GRACE
+                if deadline is not None and time.monotonic() > deadline:
+                    for index in pending:
+                        self.failures[index] = f"interrupted: no result within {STOP_GRACE:g} s of the stop"
+                    break
                 try:
                     kind, index, payload = await asyncio.to_thread(out.get, True, 0.25)
                 except queue.Empty:
@@ -281,7 +357,7 @@ class Fleet:
             for index, process in self.processes.items():
                 if process.is_alive():
                     process.terminate()
-                await asyncio.to_thread(process.join, 10)
+                await asyncio.to_thread(process.join, 1 if self.interrupted.is_set() else 10)
                 if process.is_alive():
                     process.kill()
                     await asyncio.to_thread(process.join, 5)
@@ -296,7 +372,7 @@ class Fleet:
         """Wait until the subscriber has every attempted message, or nothing came for
         ``drain_timeout`` s."""
         want, last, since = self.attempted(), -1, time.monotonic()
-        while self.subscriber.received < want:
+        while self.subscriber.received < want and not self.interrupted.is_set():
             if self.subscriber.received != last:
                 last, since = self.subscriber.received, time.monotonic()
             elif time.monotonic() - since > self.options.drain_timeout:

@@ -17,6 +17,10 @@ the module has read that line from the UART (emulated); it counts as *attempted*
 the module accepted the command (``+IMQTTPUB:<id>`` and OK), as *failed* when its
 result is not 0 (or, scripted, none came within ``RESULT_WAIT`` s). The fleet's
 subscriber decides what was received: a failed publish that arrives anyway is received.
+
+SIGTERM (in a shard process of its own: ``run_shard`` in the main thread) stops a shard
+early: every device task is cancelled, each closes its module and stops its emulator,
+and the partial result (``"interrupted": True``) is returned as usual.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import os
 import random
 import re
 import resource
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -40,6 +46,15 @@ CONNECT_TRIES = 5
 RESULT_WAIT = 30.0          # after the last publish: how long results may take
 SEQ = re.compile(r'\\?"seq\\?":(\d+)')
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+LOOPS = ("auto", "asyncio", "uvloop")
+
+
+def uvloop_available() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @dataclass
@@ -96,6 +111,22 @@ class Shard:
         self.emulator_cpu = 0.0
         self.emulator_rss = 0
         self.rng = random.Random(spec.index)
+        self.interrupted = False
+        self._tasks: list[asyncio.Task] = []
+        # scripted devices publish together, once each of this shard's has connected or given up
+        self._connecting = sum(d.kind != EMULATED for d in spec.devices)
+        self.all_connected = asyncio.Event()
+
+    def _connect_done(self) -> None:
+        self._connecting -= 1
+        if self._connecting <= 0:
+            self.all_connected.set()
+
+    def interrupt(self) -> None:
+        """Stop early (SIGTERM): cancel every device; ``run`` returns what was done."""
+        self.interrupted = True
+        for task in self._tasks:
+            task.cancel()
 
     def report(self, final: bool = False) -> None:
         if self.progress is None:
@@ -112,8 +143,11 @@ class Shard:
         gate = asyncio.Semaphore(self.spec.connect_concurrency)
         self.boot_gate = asyncio.Semaphore(self.spec.boot_concurrency)
         reporter = asyncio.ensure_future(self._report_loop())
+        self._tasks = [asyncio.ensure_future(self._device(d, gate)) for d in self.spec.devices]
+        if self.interrupted:
+            self.interrupt()
         try:
-            await asyncio.gather(*(self._device(d, gate) for d in self.spec.devices))
+            await asyncio.gather(*self._tasks, return_exceptions=True)   # a cancelled device is a result too
         finally:
             reporter.cancel()
         self.report(final=True)
@@ -122,7 +156,8 @@ class Shard:
                 "devices": {name: asdict(r) for name, r in self.records.items()},
                 "cpu_s": usage.ru_utime + usage.ru_stime - usage0.ru_utime - usage0.ru_stime,
                 "wall_s": time.monotonic() - t0, "rss_base_kb": rss_base, "rss_peak_kb": usage.ru_maxrss,
-                "emulator_cpu_s": self.emulator_cpu, "emulator_rss_kb": self.emulator_rss}
+                "emulator_cpu_s": self.emulator_cpu, "emulator_rss_kb": self.emulator_rss,
+                "interrupted": self.interrupted}
 
     async def _report_loop(self) -> None:
         while True:
@@ -153,8 +188,9 @@ class Shard:
         module = IcaModule(config, observer=observe)
         at = AtClient(module.feed, default_timeout=60.0)
         module.on_output = at.feed
-        await module.start()
+        connecting = True
         try:
+            await module.start()
             for attempt in range(CONNECT_TRIES):   # as a TE would: MQTT's TIMEOUT is 2 s at most
                 try:
                     async with gate:
@@ -166,8 +202,13 @@ class Shard:
                     record.retries += 1
                     await asyncio.sleep(self.rng.uniform(0.5, 2.0) * (attempt + 1))   # back off
             record.connected = True
+            connecting = False
+            self._connect_done()
+            await self.all_connected.wait()
             await self._publish_loop(device, record, at)
         finally:
+            if connecting:
+                self._connect_done()
             await module.stop()
 
     @staticmethod
@@ -287,14 +328,40 @@ class Shard:
             await emulator.stop()
             self.pids.discard(emulator.pid or -1)
             # the firmware is gone: let the module finish the publishes it has started
-            deadline = asyncio.get_running_loop().time() + RESULT_WAIT
+            deadline = asyncio.get_running_loop().time() + (0 if self.interrupted else RESULT_WAIT)
             while any("publish" in t.get_name() for t in module.ctx._tasks) and \
                     asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.05)
             await module.stop()
 
 
-def run_shard(spec: ShardSpec, progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
-    """Run one shard to the end in a fresh event loop; see the module's docstring."""
+def run_shard(spec: ShardSpec, progress: Callable[[dict], None] | None = None,
+              stop_wait: Callable[[float], bool] | None = None) -> dict[str, Any]:
+    """Run one shard to the end in a fresh event loop; see the module's docstring.
+    ``stop_wait(timeout)``, if given, blocks up to ``timeout`` s and returns True once the
+    shard must stop early (as on SIGTERM; a Dask task has no signals of its own)."""
     raise_fd_limit()
-    return asyncio.run(Shard(spec, progress).run())
+    shard = Shard(spec, progress)
+    in_main_thread = threading.current_thread() is threading.main_thread()   # not in a Dask worker's thread
+    if in_main_thread:   # a SIGTERM before the loop runs: the shard starts interrupted
+        signal.signal(signal.SIGTERM, lambda *_: shard.interrupt())
+
+    async def watch() -> None:
+        while not await asyncio.to_thread(stop_wait, 0.5):
+            pass
+        shard.interrupt()
+
+    async def main() -> dict[str, Any]:
+        if in_main_thread:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, shard.interrupt)
+        watcher = asyncio.ensure_future(watch()) if stop_wait is not None else None
+        try:
+            return await shard.run()
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    if spec.loop == "uvloop" or (spec.loop == "auto" and uvloop_available()):
+        import uvloop
+        return uvloop.run(main())
+    return asyncio.run(main())

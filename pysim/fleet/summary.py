@@ -7,7 +7,9 @@ A shard that died counts its devices as ``crashed``; they are not in the message
 both wall-clock on this machine. CPU per device is the shards' CPU time (and their
 emulators') over the devices and the shards' wall time, in % of one core; memory per
 device the shards' peak RSS above their start (and the emulators' peak RSS) over the
-devices. The broker's CPU and memory are reported apart."""
+devices. The broker's CPU and memory are reported apart. An interrupted fleet
+(``interrupted``) reports what its shards had done when they were stopped: publishes
+still in flight at the stop may count as lost."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
 
 def summarise(options, devices: list[FleetDevice], results: dict[int, dict], failures: dict[int, str],
               subscriber, *, shards_s: float, broker_cpu_s: float, broker_rss_kb: int,
-              wall_s: float) -> dict[str, Any]:
+              wall_s: float, interrupted: bool = False) -> dict[str, Any]:
     records: dict[str, dict] = {}
     for result in results.values():
         records.update(result["devices"])
@@ -58,11 +60,11 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
     latencies.sort()
     n = max(1, len(records))
     shard_cpu = sum(r["cpu_s"] + r["emulator_cpu_s"] for r in results.values())
-    shard_wall = max((r["wall_s"] for r in results.values()), default=0.0) or 1e-9
+    shard_wall = max((r["wall_s"] for r in results.values()), default=0.0) or max(wall_s, 1e-9)
     shard_mem = sum(max(0, r["rss_peak_kb"] - r["rss_base_kb"]) + r["emulator_rss_kb"] for r in results.values())
     ms = lambda v: None if v is None else round(v * 1e3, 2)   # noqa: E731
     return {
-        "broker": options.broker, "executor": options.executor, "shards": len(results) + len(failures),
+        "interrupted": interrupted, "broker": options.broker, "executor": options.executor, "shards": len(results) + len(failures),
         "devices": len(devices), "scripted": options.scripted, "emulated": options.emulated,
         "rate": options.rate, "duration_s": options.duration, "qos": options.qos,
         "connected": connected, "sent": attempted, "received": received, "lost": attempted - received,
@@ -85,7 +87,8 @@ def text(summary: dict[str, Any]) -> str:
     s, lat = summary, summary["latency_ms"]
     lines = [
         f"fleet: {s['devices']} devices ({s['scripted']} scripted, {s['emulated']} emulated) on {s['broker']}, "
-        f"{s['shards']} shards ({s['executor']}), {s['rate']:g} msg/s each for {s['duration_s']:g} s, QoS {s['qos']}",
+        f"{s['shards']} shards ({s['executor']}), {s['rate']:g} msg/s each for {s['duration_s']:g} s, QoS {s['qos']}"
+        + ("  INTERRUPTED: what was done until the stop" if s.get("interrupted") else ""),
         f"  connected   {s['connected']}/{s['devices']}  (after {s['connect_retries']} retries)" + (f"  ({s['crashed_devices']} in crashed shards)"
                                                             if s["crashed_devices"] else ""),
         f"  sent        {s['sent']}",

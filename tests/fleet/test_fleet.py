@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pysim.fleet import EMULATED, Fleet, FleetOptions, Mosquitto, fleet_devices
+from pysim.devauth import mqtt_connect_fields
 from pysim.peers import PahoClient
 
 pytestmark = pytest.mark.skipif(Mosquitto.why_unavailable() is not None, reason=str(Mosquitto.why_unavailable()))
@@ -132,3 +133,97 @@ def test_shards_as_tasks_of_a_local_two_worker_dask_cluster():
     assert summary["executor"] == "dask" and summary["shards"] == 2 and not summary["shard_failures"], summary
     assert_exact(summary, 4)
     assert summary["sent"] == 4
+
+
+@pytest.mark.parametrize("bound", [True, False], ids=["bound", "unbound"])
+def test_mosquitto_gives_a_device_using_another_devices_client_id_none_of_its_queued_messages(bound):
+    """Device A signs in with its own valid credentials but device B's client identifier
+    and CLEAN=0 (issue 10, defect 1). With the binding (the default) it gets a session
+    of its own: the first message it receives is the marker on its own topic, and B
+    still finds its queued message. Without it (``unbound``) A takes over B's session:
+    mosquitto's read ACL keeps B's message from A, but it is gone for B too."""
+    a, b = (d.credentials for d in fleet_devices(2, 0, seed="takeover"))
+    b_id, b_user, b_password = mqtt_connect_fields(b)
+    _, a_user, a_password = mqtt_connect_fields(a)
+    b_topic, a_topic = (f"/{c.product_key}/{c.device_name}/user/command" for c in (b, a))
+
+    async def go():
+        async with Mosquitto([a, b], bind_client_id=bound) as broker:
+            observer = PahoClient("observer", "service", broker.service_password)
+            assert await observer.connect(broker.url) == 0
+            device_b = PahoClient(b_id, b_user, b_password, clean_session=False)     # B's persistent session
+            assert await device_b.connect(broker.url) == 0
+            assert await device_b.subscribe(b_topic, 1) == [1]
+            await device_b.close()
+            await observer.publish(b_topic, b"queued for b", 1)                      # queued while B is away
+            thief = PahoClient(b_id, a_user, a_password, clean_session=False)
+            assert await thief.connect(broker.url) == 0
+            await thief.subscribe(a_topic, 1)
+            await observer.publish(a_topic, b"marker for a", 1)
+            first = await thief.next_message()       # B's queued message would come first, right after CONNACK
+            await thief.close()
+            device_b = PahoClient(b_id, b_user, b_password, clean_session=False)
+            assert await device_b.connect(broker.url) == 0
+            await device_b.subscribe(b_topic, 1)
+            await observer.publish(b_topic, b"marker for b", 1)
+            b_first = await device_b.next_message()
+            await device_b.close()
+            await observer.close()
+            return first.payload, b_first.payload
+
+    stolen, kept = asyncio.run(go())
+    if bound:
+        assert (stolen, kept) == (b"marker for a", b"queued for b")
+    else:                                   # what the binding prevents: B's queued message destroyed
+        assert (stolen, kept) == (b"marker for a", b"marker for b")
+
+
+@pytest.mark.parametrize("bound", [True, False], ids=["bound", "unbound"])
+def test_mosquitto_binding_costs_what_a_clean_0_module_had_queued_across_its_auth_check(bound):
+    """The price of the binding, shown with a real module: the clean connection of
+    ``AT+IMQTTAUTH``'s credential check (identifier ``...check=1|``) becomes the
+    device's own session on mosquitto, so a CLEAN=0 module that re-authenticates loses
+    what was queued for it (subscription included). Unbound, the message is kept."""
+    from peripherals.ica import IcaModule, ModuleConfig
+    from pysim.fleet.shard import at_string
+    from pysim.te import AtClient
+
+    [device] = fleet_devices(1, 0, seed="auth-check")
+    topic = f"/{device.product_key}/{device.device_name}/user/queued"
+
+    async def online(at: AtClient) -> None:
+        await at.expect_ok("AT+IMQTTAUTH=" + ",".join(
+            at_string(x) for x in (device.product_key, device.device_name, device.device_secret)))
+        assert (await at.wait_urc("+IMQTTAUTH")).text == "+IMQTTAUTH:OK"
+        await at.expect_ok('AT+IMQTTPARA="CLEAN",0')
+        await at.expect_ok("AT+IMQTTCONN")
+        assert (await at.wait_urc("+IMQTTSTATE")).text == "+IMQTTSTATE:2"
+
+    async def go():
+        async with Mosquitto([device.credentials], bind_client_id=bound) as broker:
+            config = ModuleConfig(name=device.device_name, echo=False)
+            config.use_cloud(broker.addresses)
+            module = IcaModule(config)
+            at = AtClient(module.feed)
+            module.on_output = at.feed
+            observer = PahoClient("observer", "service", broker.service_password)
+            assert await observer.connect(broker.url) == 0
+            await module.start()
+            try:
+                await online(at)
+                await at.expect_ok(f'AT+IMQTTSUB="{topic}",1')
+                assert (await at.wait_urc("+IMQTTSUB")).fields[1] == "1"
+                await at.expect_ok("AT+IMQTTDISCONN")
+                assert (await at.wait_urc("+IMQTTSTATE")).text == "+IMQTTSTATE:0"
+                await observer.publish(topic, b"queued", 1)
+                await online(at)                  # AT+IMQTTAUTH's check, then CLEAN=0 again
+                await at.expect_ok(f'AT+IMQTTSUB="{topic}",1')
+                assert (await at.wait_urc("+IMQTTSUB")).fields[1] == "1"
+                await observer.publish(topic, b"marker", 1)
+                return (await at.wait_urc("+IMQTTRCVPUB")).payload
+            finally:
+                await module.stop()
+                await observer.close()
+
+    first = asyncio.run(go())
+    assert first == (b"marker" if bound else b"queued")
