@@ -84,6 +84,8 @@ class CaptureWriter:
     def _write(self, record: dict[str, Any]) -> None:
         if "data" in record:
             record["data"] = _text(self.mask(record["data"].encode("latin-1")))
+        if "meta" in record:            # what a run's options hold may name a secret too
+            record["meta"] = json.loads(_text(self.mask(json.dumps(record["meta"]).encode("latin-1"))))
         if "detail" in record:
             record["detail"] = json.loads(_text(self.mask(json.dumps(record["detail"]).encode("latin-1"))))
         self._f.write(json.dumps(record, separators=(",", ":")) + "\n")

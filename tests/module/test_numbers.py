@@ -68,7 +68,7 @@ def test_any_float_text_reads_or_is_bad_params(text):
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
-@given(_LATIN1)
+@given(_LATIN1.filter(lambda t: t != "?"))      # AT+CMEE=? is the test form: its answer is the range
 def test_the_module_never_answers_an_internal_error_to_a_number(text):
     out = answer(b"AT+CMEE=" + text.encode("latin-1"))
     assert out in (b"\r\nOK\r\n", b"\r\n+CME ERROR:50\r\n")
