@@ -69,6 +69,7 @@ class CaptureWriter:
     def __init__(self, sink: TextIO | Path | str, meta: dict[str, Any] | None = None,
                  t0: float | None = None, secrets: list[str] = ()) -> None:
         self._secrets = sorted({s.encode("latin-1") for s in secrets if s}, key=len, reverse=True)
+        self._held: dict[str, bytes] = {}   # per direction: a possible secret's start, not written yet
         self._own = not hasattr(sink, "write")
         self._f: TextIO = open(sink, "w") if self._own else sink   # type: ignore[arg-type, assignment]
         self.t0 = time.monotonic() if t0 is None else t0
@@ -94,9 +95,24 @@ class CaptureWriter:
         return round(t - self.t0, 6)
 
     def uart(self, record: UartRecord) -> None:
-        self.count += 1
-        self._write({"t": self._t(record.t), "link": "uart", "dir": UART_DIR[record.direction],
-                     "data": _text(record.data)})
+        """A secret may be split over chunks: what could be the start of one is held back
+        and written with the direction's next chunk (or at close)."""
+        direction = UART_DIR[record.direction]
+        data = self.mask(self._held.pop(direction, b"") + record.data)
+        keep = self._secret_prefix_at_end(data)
+        if keep:
+            data, self._held[direction] = data[:-keep], data[-keep:]
+        if data:
+            self.count += 1
+            self._write({"t": self._t(record.t), "link": "uart", "dir": direction, "data": _text(data)})
+
+    def _secret_prefix_at_end(self, data: bytes) -> int:
+        """The length of the longest end of ``data`` that begins a secret (0 if none)."""
+        for secret in self._secrets:
+            for n in range(min(len(secret) - 1, len(data)), 0, -1):
+                if data.endswith(secret[:n]):
+                    return n
+        return 0
 
     def console(self, t: float, line: str) -> None:
         self.count += 1
@@ -117,6 +133,10 @@ class CaptureWriter:
         self._write(record)
 
     def close(self) -> None:
+        for direction, data in self._held.items():
+            self.count += 1
+            self._write({"t": self._t(time.monotonic()), "link": "uart", "dir": direction, "data": _text(data)})
+        self._held.clear()
         self._f.flush()
         if self._own:
             self._f.close()

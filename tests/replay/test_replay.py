@@ -111,3 +111,20 @@ def test_module_lines_read_payloads_by_length():
             b'\r\n+IMQTTRCVPUBIN:1,"/t",3\r\n\r\nOK\r\nx\r\n\r\n+IMQTTPUB:2')
     assert module_lines(data) == ['+IMQTTRCVPUB:1,"/t",4,"a\\r\\nb"', "OK", '+IMQTTRCVPUBIN:1,"/t",3 [3 bytes: x\\r\\n]',
                                   "OK", "+IMQTTPUB:2"]
+
+
+def test_a_secret_split_over_uart_chunks_is_masked(tmp_path):
+    """The firmware sends the AUTH line in pieces: the secret may straddle two of them."""
+    import time as _time
+
+    from pysim.capture import CaptureWriter
+    from pysim.uart import TE_TO_TA, UartRecord
+    path = tmp_path / "c.jsonl"
+    writer = CaptureWriter(path, secrets=["demo-secret-01"])
+    for piece in (b'AT+IMQTTAUTH="pk","dn","demo', b"-secr", b'et-01"\r', b"AT\r", b"de"):
+        writer.uart(UartRecord(_time.monotonic(), TE_TO_TA, piece))
+    writer.close()
+    _, records = read_capture(path)
+    te = "".join(r["data"] for r in records)
+    assert te == 'AT+IMQTTAUTH="pk","dn","' + "*" * 14 + '"\rAT\rde'     # nothing lost, the tail flushed
+    assert all("secr" not in r["data"] and "demo" not in r["data"] for r in records)
