@@ -228,7 +228,7 @@ def demo_elf() -> Path:
 
 
 @pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
-                    reason="needs qemu-system-arm and arm-none-eabi-gcc")
+                    reason="needs qemu-system-arm and arm-none-eabi-gcc (make deps installs them)")
 def test_the_session_cloud_knows_the_identity_given(lib, demo_elf):
     """The cloud knows the demo device with another secret: the firmware's login fails."""
     lib.start_mcu_session(firmware=str(demo_elf), identity="a1demoPK:demo-device-01:not-the-firmware-secret")

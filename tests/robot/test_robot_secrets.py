@@ -86,7 +86,7 @@ def test_a_module_suites_secret_stays_out_of_robots_outputs(tmp_path):
 
 
 @pytest.mark.skipif(any(shutil.which(t) is None for t in ("qemu-system-arm", "arm-none-eabi-gcc")),
-                    reason="needs qemu-system-arm and arm-none-eabi-gcc")
+                    reason="needs qemu-system-arm and arm-none-eabi-gcc (make deps installs them)")
 def test_a_firmwares_identity_stays_out_of_robots_outputs(tmp_path, thermostat_elf):
     result = run_suite(tmp_path, f"""\
         *** Settings ***

@@ -92,7 +92,7 @@ def test_a_wrong_expectation_fails_the_suite(tmp_path):
     assert tests["Unknown Command Taken For What It Is"].status == "PASS"
 
 
-@pytest.mark.skipif(not HAVE_QEMU, reason="needs qemu-system-arm and arm-none-eabi-gcc")
+@pytest.mark.skipif(not HAVE_QEMU, reason="needs qemu-system-arm and arm-none-eabi-gcc (make deps installs them)")
 def test_a_failing_console_line_ends_the_wait_with_the_trace_tail(tmp_path):
     """A failing string seen on the firmware's console fails the wait at once; the message
     ends with the device's console lines, AT lines both ways and cloud events. (The
