@@ -30,6 +30,8 @@ from typing import Awaitable, Callable
 from pysim.capture import CaptureError, read_capture, record_bytes
 from pysim.faults import FaultController
 from pysim.help_formatter import HelpFormatter
+from pysim.te_parser import RECEIVE_URCS, Prompt, TeParser, line_name
+from pysim.trace import escape
 
 EXIT_DIFFERENT = 1
 EXIT_USAGE = 2
@@ -62,7 +64,6 @@ class ReplayResult:
 
 def split_lines(data: bytes) -> list[str]:
     """The non-empty CR/LF-separated lines, as printable text."""
-    from pysim.trace import escape
     lines, current = [], bytearray()
     for byte in data:
         if byte in (0x0D, 0x0A):
@@ -80,8 +81,6 @@ def module_lines(data: bytes) -> list[str]:
     """Module output as a TE reads it (the catalogue's reading, :class:`TeParser`): a line
     per entry, a payload shown with the line that announced it, ``>`` for a prompt, and an
     unfinished tail as a last line of its own."""
-    from pysim.te_parser import Prompt, TeParser
-    from pysim.trace import escape
     parser = TeParser()
     out = []
     for item in parser.feed(data):
@@ -177,7 +176,6 @@ ASYNC = re.compile(r"^\+I[A-Z]+:\d+,\d+$|^\+IMQTTSTATE:\d$")
 
 
 def is_async(line: str) -> bool:
-    from pysim.te_parser import RECEIVE_URCS, line_name
     return bool(ASYNC.match(line)) or line_name(line) in RECEIVE_URCS
 
 
@@ -200,7 +198,6 @@ def split_moves(expected: list[str], got: list[str]) -> tuple[list[str], list[st
 def _split_async(lines: list[str]) -> tuple[list[str], dict[str, list[int]]]:
     """(the other lines in order, each asynchronous line -> how many other lines came
     before each time it came); a receive URC takes the OK right after it along."""
-    from pysim.te_parser import RECEIVE_URCS, line_name
     ordered: list[str] = []
     places: dict[str, list[int]] = {}
     i = 0

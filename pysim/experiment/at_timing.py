@@ -126,10 +126,11 @@ class CommandTimer:
     def _result(self, t: float, line: Line) -> bool:
         """An id line of the open command, or the result URC of a command: noted (True)."""
         fields = line.fields
-        if self._open and self._open[0].command == line.name and self._open[0].id is None and len(fields) == 1 \
-                and catalogue.command(line.name) is not None and catalogue.command(line.name).id_line:
-            self._open[0].id = fields[0]
-            return True
+        if self._open and self._open[0].command == line.name and self._open[0].id is None and len(fields) == 1:
+            definition = catalogue.command(line.name)
+            if definition is not None and definition.id_line:
+                self._open[0].id = fields[0]
+                return True
         for exchange in self._pending:
             if exchange.result_name == line.name and (exchange.id is None or (len(fields) > 1 and fields[0] == exchange.id)):
                 exchange.result_at, exchange.result = t, line.text
