@@ -82,8 +82,8 @@ class CaptureWriter:
             data = data.replace(secret, b"*" * len(secret))
         return SIGN.sub(lambda m: b"*" * len(m.group(0)), data)
 
-    def _write(self, record: dict[str, Any]) -> None:
-        if "data" in record:
+    def _write(self, record: dict[str, Any], *, masked: bool = False) -> None:
+        if "data" in record and not masked:
             record["data"] = _text(self.mask(record["data"].encode("latin-1")))
         if "meta" in record:            # what a run's options hold may name a secret too
             record["meta"] = json.loads(_text(self.mask(json.dumps(record["meta"]).encode("latin-1"))))
@@ -104,7 +104,7 @@ class CaptureWriter:
             data, self._held[direction] = data[:-keep], data[-keep:]
         if data:
             self.count += 1
-            self._write({"t": self._t(record.t), "link": "uart", "dir": direction, "data": _text(data)})
+            self._write({"t": self._t(record.t), "link": "uart", "dir": direction, "data": _text(data)}, masked=True)
 
     def _secret_prefix_at_end(self, data: bytes) -> int:
         """The length of the longest end of ``data`` that begins a secret (0 if none)."""
@@ -135,7 +135,8 @@ class CaptureWriter:
     def close(self) -> None:
         for direction, data in self._held.items():
             self.count += 1
-            self._write({"t": self._t(time.monotonic()), "link": "uart", "dir": direction, "data": _text(data)})
+            self._write({"t": self._t(time.monotonic()), "link": "uart", "dir": direction, "data": _text(data)},
+                        masked=True)
         self._held.clear()
         self._f.flush()
         if self._own:
