@@ -26,6 +26,7 @@ def test_dut_module_takes_the_profile(dut, pysim_profile):
 
 
 def test_option_reaches_the_fixture(pytester):
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile("def test_it(pysim_profile):\n    assert pysim_profile == 'sdk2'\n")
     assert pytester.runpytest("-p", "no:cacheprovider", "--pysim-profile", "sdk2").ret == 0
     result = pytester.runpytest("-p", "no:cacheprovider", "--pysim-profile", "nope")
