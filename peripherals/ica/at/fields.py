@@ -118,6 +118,8 @@ def _next_comma(text: str, i: int) -> int:
 
 def field_texts(text: str) -> list[str]:
     """The fields of a response line's argument part, as plain strings (lenient)."""
+    if '"' not in text:   # most response lines: numbers and names, split by str.split
+        return [part.strip(_BLANK) for part in text.split(",")]
     return [arg.text for arg in split_fields(text)]
 
 
