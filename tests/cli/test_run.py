@@ -171,12 +171,18 @@ def test_set_up_errors_are_one_clear_line(tmp_path, echo_elf, capsys, monkeypatc
     assert code == EXIT_SETUP and "cannot reach the broker" in one_clear_line(err)
 
 
-async def test_interrupted_run_stops_everything(echo_elf):
+async def started_echo_run(echo_elf) -> asyncio.subprocess.Process:
+    """A `pysim run` of the echo firmware that waits for a text that never comes, once booted."""
     proc = await asyncio.create_subprocess_exec(*PYSIM, "run", "--firmware", str(echo_elf), "--expect-text", "never",
                                                 "--timeout", "60", cwd=ROOT, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE)
     while b"console BOOT uart-echo" not in await asyncio.wait_for(proc.stdout.readline(), 30):
         pass
+    return proc
+
+
+async def test_interrupted_run_stops_everything(echo_elf):
+    proc = await started_echo_run(echo_elf)
     proc.send_signal(signal.SIGINT)
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == EXIT_INTERRUPTED
@@ -227,11 +233,7 @@ def alive(pid: int) -> bool:
 
 async def test_a_killed_run_leaves_no_emulator(echo_elf):
     # what a CI job's hard time-out does: SIGKILL, no chance to clean up; the kernel ends QEMU
-    proc = await asyncio.create_subprocess_exec(*PYSIM, "run", "--firmware", str(echo_elf), "--expect-text", "never",
-                                                "--timeout", "60", cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
-    while b"console BOOT uart-echo" not in await asyncio.wait_for(proc.stdout.readline(), 30):
-        pass
+    proc = await started_echo_run(echo_elf)
     qemu = [pid for pid, cmdline in children(proc.pid).items() if "qemu-system" in cmdline]
     assert len(qemu) == 1
     proc.kill()
