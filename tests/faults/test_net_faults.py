@@ -85,6 +85,21 @@ async def coap_result(at: AtClient, token: str, timeout: float = 15) -> str:
     return (await at.wait_urc("+ICOAPSENDREQ", lambda l: l.fields[0] == token, timeout)).fields[1]
 
 
+async def test_a_publish_keeps_the_timeout_of_its_command(via_proxy, device):
+    # a command's network work starts a moment after its OK: a TIMEOUT set in between
+    # is for later commands (it once reached the earlier publish too)
+    at, topic = via_proxy.at, f"/{device.product_key}/{device.device_name}/user/t"
+    await mqtt_online(at, device)
+    via_proxy.faults.apply("net.latency:ms=1500,service=mqtt")   # no PUBACK within 2 s
+    await at.expect_ok('AT+IMQTTPARA="TIMEOUT",2')
+    slow = (await at.expect_ok(f'AT+IMQTTPUB="{topic}",1,"slow"')).line("+IMQTTPUB").fields[0]
+    await at.expect_ok('AT+IMQTTPARA="TIMEOUT",0.5')
+    fast = (await at.expect_ok(f'AT+IMQTTPUB="{topic}",1,"fast"')).line("+IMQTTPUB").fields[0]
+    await at.wait_urc("+IMQTTPUB", lambda l: l.fields == [slow, "1"], timeout=10, consume=False)
+    results = [line.fields[0] for line in at.urcs if line.name == "+IMQTTPUB" and len(line.fields) == 2]
+    assert results == [fast, slow]          # 0.5 s, then 2 s: not both after 0.5 s in command order
+
+
 async def test_coap_request_right_after_a_lost_one_succeeds(via_proxy, device, cloud):
     # once a weakness of the module found by net.loss: a request that timed out went on
     # being retransmitted (one exchange at a time per server), so the next one waited

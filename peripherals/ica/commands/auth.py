@@ -70,12 +70,13 @@ class AuthCommand:
             raise NotAllowed("authentication already under way")
         self.precheck()
         self.running = True
-        self.ctx.spawn(self._run(creds), f"{self.name} auth")
+        # made now: the family's parameters in effect are those of this command's time
+        self.ctx.spawn(self._run(creds, self.authenticate(creds)), f"{self.name} auth")
         return Reply()
 
-    async def _run(self, creds: DeviceCredentials) -> None:
+    async def _run(self, creds: DeviceCredentials, operation: Awaitable[tuple[bool, str]]) -> None:
         try:
-            ok, reason = await self.authenticate(creds)
+            ok, reason = await operation
         except Exception as error:  # the cloud misbehaving is a FAIL, never a hang
             ok, reason = False, f"{type(error).__name__}: {error}"
         finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from typing import Any, Awaitable
 
 import aiocoap
 from aiocoap.optiontypes import StringOption
@@ -58,6 +59,7 @@ class CoapCommands:
         self.token: str | None = None
         self._context: CoapClient | None = None
         self._context_lock = asyncio.Lock()
+        self._remotes: dict[str, Any] = {}     # base URI -> the server's address, looked up once
         self.last_sent: dict[str, tuple[list[str], bytes]] = {}
         self.received = Received(ctx, table, "+ICOAPRCVRSP", "+ICOAPRCVBIN")
         self.on_authenticated = lambda: None
@@ -74,11 +76,20 @@ class CoapCommands:
         host, port = endpoint
         return f"coap://{host}:{port}"
 
-    async def _client(self) -> CoapClient:
+    async def _client(self) -> tuple[CoapClient, Any]:
+        """The client context and the server's address, both made once. Requests reach
+        the server in the order they were made: the lock is first come, first served, and
+        the server's name is looked up (in a thread) once, here, so that no later request
+        waits on a lookup another one may overtake."""
+        base = self._base()
         async with self._context_lock:     # two first requests at once make one context, not two
             if self._context is None:
                 self._context = await CoapClient.create_client_context()
-            return self._context
+            if base not in self._remotes:
+                probe = aiocoap.Message(code=aiocoap.GET, uri=base)
+                await self._context.find_remote_and_interface(probe)
+                self._remotes[base] = probe.remote
+            return self._context, self._remotes[base]
 
     async def request(self, code: aiocoap.Code, path: tuple[str, ...], payload: bytes, *,
                       confirmable: bool = True, token: str | None = None) -> aiocoap.Message:
@@ -89,24 +100,28 @@ class CoapCommands:
         message.opt.uri_path = path
         if token:
             message.opt.add_option(StringOption(TOKEN_OPTION, token))
-        context = await self._client()
+        context, message.remote = await self._client()
         return await context.request(message).response
 
     async def shutdown(self) -> None:
         context, self._context = self._context, None
+        self._remotes = {}
         self.token = None
         self.auth.reset()
         if context is not None:
             await context.shutdown()
 
     # ---- AUTH --------------------------------------------------------------
-    async def _authenticate(self, creds: DeviceCredentials) -> tuple[bool, str]:
+    def _authenticate(self, creds: DeviceCredentials) -> Awaitable[tuple[bool, str]]:
+        """Ask the server for a token, within the TIMEOUT in effect when the command came."""
+        return self._request_token(creds, self.para["TIMEOUT"])
+
+    async def _request_token(self, creds: DeviceCredentials, timeout: float) -> tuple[bool, str]:
         client_id = f"{creds.product_key}&{creds.device_name}"
         body = json.dumps({"productKey": creds.product_key, "deviceName": creds.device_name,
                            "clientId": client_id, "sign": creds.sign(client_id),
                            "signmethod": "hmacsha1"}).encode()
-        response = await asyncio.wait_for(self.request(aiocoap.POST, ("auth",), body),
-                                          self.para["TIMEOUT"])
+        response = await asyncio.wait_for(self.request(aiocoap.POST, ("auth",), body), timeout)
         if not response.code.is_successful():
             return False, f"{response.code} {response.payload[:80]!r}"
         token = json.loads(response.payload or b"{}").get("token")
@@ -141,15 +156,18 @@ class CoapCommands:
     def _start(self, kind: SendKind, method: int, path: str, payload: bytes, third: list[str]) -> Reply:
         token = self.ctx.next_id()
         self.last_sent[kind.name] = ([str(method), quote(path), *third], payload)
-        self.ctx.spawn(self._exchange(kind, token, method, path, payload), f"coap {kind.name}")
+        # the TIMEOUT and token in effect now, not when the exchange starts running
+        self.ctx.spawn(self._exchange(kind, token, method, path, payload, self.para["TIMEOUT"], self.token),
+                       f"coap {kind.name}")
         return Reply([f"{kind.name}:{token}"])
 
-    async def _exchange(self, kind: SendKind, token: int, method: int, path: str, payload: bytes) -> None:
+    async def _exchange(self, kind: SendKind, token: int, method: int, path: str, payload: bytes,
+                        timeout: float, auth_token: str | None) -> None:
         segments = ("topic", *from_at(path).strip("/").split("/"))
         try:
             response = await asyncio.wait_for(
                 self.request(METHODS[method], segments, payload, confirmable=kind.confirmable,
-                             token=self.token), self.para["TIMEOUT"])
+                             token=auth_token), timeout)
         except asyncio.TimeoutError:
             self.ctx.emit("net.coap", what="timeout", token=token, path=path)
             if kind.confirmable:

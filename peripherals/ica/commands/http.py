@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Awaitable
 
 import aiohttp
 
@@ -79,12 +80,16 @@ class HttpCommands:
         return Reply()
 
     # ---- AUTH --------------------------------------------------------------
-    async def _authenticate(self, creds: DeviceCredentials) -> tuple[bool, str]:
+    def _authenticate(self, creds: DeviceCredentials) -> Awaitable[tuple[bool, str]]:
+        """Ask the server for a token, within the TIMEOUT in effect when the command came."""
+        return self._request_token(creds, self.para["TIMEOUT"])
+
+    async def _request_token(self, creds: DeviceCredentials, total: float) -> tuple[bool, str]:
         client_id = f"{creds.product_key}.{creds.device_name}"
         body = {"productKey": creds.product_key, "deviceName": creds.device_name, "clientId": client_id,
                 "timestamp": str(int(time.time() * 1000)), "sign": creds.sign(client_id),
                 "signmethod": "hmacsha1"}
-        timeout = aiohttp.ClientTimeout(total=self.para["TIMEOUT"])
+        timeout = aiohttp.ClientTimeout(total=total)
         async with self._client().post(self._base() + "/auth", json=body, timeout=timeout) as response:
             answer = await response.json(content_type=None)
         token = (answer.get("info") or {}).get("token") if answer.get("code") == 0 else None
@@ -108,11 +113,11 @@ class HttpCommands:
 
     def send_sync(self, cmd: Command) -> Reply:
         method, path, body = self._text_args(cmd, "+IHTTPSEND")
-        self.ctx.spawn(self._send_sync(method, path, body), "http send")
+        self.ctx.spawn(self._send_sync(method, path, body, self.para["TIMEOUT"]), "http send")
         return Reply()
 
-    async def _send_sync(self, method: int, path: str, body: bytes) -> None:
-        status, answer = await self._exchange(method, path, body)
+    async def _send_sync(self, method: int, path: str, body: bytes, total: float) -> None:
+        status, answer = await self._exchange(method, path, body, total)
         if status != OK:
             self.ctx.urc(f"+IHTTPSEND:{status}")
             return
@@ -133,16 +138,16 @@ class HttpCommands:
 
     def _start_async(self, name: str, method: int, path: str, body: bytes) -> Reply:
         token = self.ctx.next_id()
-        self.ctx.spawn(self._send_async(token, method, path, body), f"http {name}")
+        self.ctx.spawn(self._send_async(token, method, path, body, self.para["TIMEOUT"]), f"http {name}")
         return Reply([f"{name}:{token}"])
 
-    async def _send_async(self, token: int, method: int, path: str, body: bytes) -> None:
+    async def _send_async(self, token: int, method: int, path: str, body: bytes, total: float) -> None:
         if self._outstanding >= MAX_OUTSTANDING:
             self.received.deliver_status([str(token), str(TOO_MANY)])
             return
         self._outstanding += 1
         try:
-            status, answer = await self._exchange(method, path, body)
+            status, answer = await self._exchange(method, path, body, total)
         finally:
             self._outstanding -= 1
         if status != OK:
@@ -150,10 +155,11 @@ class HttpCommands:
         else:
             self.received.deliver([str(token), str(OK), quote(path)], answer)
 
-    async def _exchange(self, method: int, path: str, body: bytes) -> tuple[int, bytes]:
-        """One request to ``/topic<path>``: (status of §7.4, response body)."""
+    async def _exchange(self, method: int, path: str, body: bytes, total: float) -> tuple[int, bytes]:
+        """One request to ``/topic<path>`` within ``total`` s (the TIMEOUT of the command's
+        time): (status of §7.4, response body)."""
         headers = {"password": self.token} if self.token else {}
-        timeout = aiohttp.ClientTimeout(total=self.para["TIMEOUT"])
+        timeout = aiohttp.ClientTimeout(total=total)
         url = self._base() + "/topic" + from_at(path)
         try:
             async with self._client().request(METHODS[method], url, data=body or None, headers=headers,

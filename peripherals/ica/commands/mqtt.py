@@ -109,27 +109,31 @@ class MqttCommands:
         ca = self.ctx.config.ca_file
         return ssl.create_default_context(cafile=str(ca) if ca else None)
 
-    def _new_client(self, creds: DeviceCredentials, *, for_auth: bool = False) -> MqttClient:
+    def _new_client(self, creds: DeviceCredentials, para: dict[str, Any], *, for_auth: bool = False) -> MqttClient:
         host, port = self._endpoint()
         # the AUTH check has an identifier of its own: its clean CONNECT must not wipe the
         # device's persistent session (CLEAN=0) under the real one (issue 10, defect 2)
         client_identifier, username, password = mqtt_connect_fields(creds, tls=self.mode == 1,
                                                                     credential_check=for_auth)
         return MqttClient(
-            host, port, version=self.para["VERSION"], client_id=client_identifier,
+            host, port, version=para["VERSION"], client_id=client_identifier,
             username=username, password=password,
-            clean_session=bool(self.para["CLEAN"]) or for_auth, ssl=self._tls_context(),
-            keepalive=int(self.para["KEEPALIVE"]),
+            clean_session=bool(para["CLEAN"]) or for_auth, ssl=self._tls_context(),
+            keepalive=int(para["KEEPALIVE"]),
             on_message=None if for_auth else self._on_message,
             on_ping_response=None if for_auth else self._on_ping_response,
             on_connection_lost=None if for_auth else self._on_connection_lost)
 
     # ---- AUTH, MODE, CONN, DISCONN ----------------------------------------
-    async def _authenticate(self, creds: DeviceCredentials) -> tuple[bool, str]:
-        """Check the credentials with the broker itself: a CONNECT, its CONNACK, a DISCONNECT."""
-        client = self._new_client(creds, for_auth=True)
+    def _authenticate(self, creds: DeviceCredentials) -> Awaitable[tuple[bool, str]]:
+        """Check the credentials with the broker itself: a CONNECT, its CONNACK, a DISCONNECT,
+        with the parameters (AT+IMQTTPARA) in effect when the command came."""
+        return self._check_credentials(creds, self.para.snapshot())
+
+    async def _check_credentials(self, creds: DeviceCredentials, para: dict[str, Any]) -> tuple[bool, str]:
+        client = self._new_client(creds, para, for_auth=True)
         try:
-            code = await client.connect(timeout=max(self.timeout, 2.0))
+            code = await client.connect(timeout=max(float(para["TIMEOUT"]), 2.0))
         except Exception as error:
             return False, f"{type(error).__name__}: {error}"
         await client.disconnect()
@@ -145,21 +149,22 @@ class MqttCommands:
         if creds is None:
             raise NotAllowed("not authenticated: AT+IMQTTAUTH first and wait for +IMQTTAUTH:OK")
         self.connecting = True
-        self.ctx.spawn(self._connect(creds), "mqtt connect")
+        self.ctx.spawn(self._connect(creds, self.para.snapshot()), "mqtt connect")   # the parameters of now
         return Reply()
 
-    async def _connect(self, creds: DeviceCredentials) -> None:
+    async def _connect(self, creds: DeviceCredentials, para: dict[str, Any]) -> None:
         if self._disconnecting is not None:
             await asyncio.gather(self._disconnecting, return_exceptions=True)   # its URC comes first
         client: MqttClient | None = None
         try:
-            client = self._new_client(creds)
-            code = await client.connect(timeout=max(self.timeout, 2.0))
+            client = self._new_client(creds, para)
+            timeout = max(float(para["TIMEOUT"]), 2.0)
+            code = await client.connect(timeout=timeout)
             if code != 0:
                 raise ConnectionRefusedError(f"CONNACK {code}")
             # connected means ready: the module's own subscriptions are in place first
             for topic in self.system_topics(creds):
-                await client.subscribe(topic, 1, timeout=max(self.timeout, 2.0))
+                await client.subscribe(topic, 1, timeout=timeout)
         except Exception as error:
             if client is not None:
                 client.abort()
@@ -222,8 +227,8 @@ class MqttCommands:
         self.last_pub = [quote(topic), str(qos), quote(message)]
         payload = message.encode("latin-1")  # lines are read as latin-1: the TE's bytes, unchanged
         report = qos > 0 or profile(self.ctx.config.profile).qos0_publish_result
-        self.ctx.spawn(self._publish("+IMQTTPUB", client, packet_id, from_at(topic), payload, qos, report=report),
-                       "mqtt publish")
+        self.ctx.spawn(self._publish("+IMQTTPUB", client, packet_id, from_at(topic), payload, qos, self.timeout,
+                                     report=report), "mqtt publish")
         return Reply([f"+IMQTTPUB:{packet_id}"])
 
     def publish_bin(self, cmd: Command) -> Reply:
@@ -235,8 +240,8 @@ class MqttCommands:
             client = self._require_connected()
             packet_id = self.ctx.next_id()
             self.last_pubin = ([quote(topic), str(qos), str(len(payload))], payload)
-            self.ctx.spawn(self._publish("+IMQTTPUBIN", client, packet_id, from_at(topic), payload, qos),
-                           "mqtt publish")
+            self.ctx.spawn(self._publish("+IMQTTPUBIN", client, packet_id, from_at(topic), payload, qos,
+                                         self.timeout), "mqtt publish")
             return Reply([f"+IMQTTPUBIN:{packet_id}"])
 
         return Reply(final=None, data_entry=DataEntry(length, complete))
@@ -248,8 +253,9 @@ class MqttCommands:
         return Reply(["+IMQTTPUBIN:" + ",".join(fields)], payload=payload)
 
     async def _publish(self, name: str, client: MqttClient, packet_id: int, topic: str,
-                       payload: bytes, qos: int, *, report: bool = True) -> None:
-        operation = client.publish(topic, payload, qos, timeout=self.timeout)
+                       payload: bytes, qos: int, timeout: float, *, report: bool = True) -> None:
+        # timeout (and every other parameter): as it was when the command came, not when this runs
+        operation = client.publish(topic, payload, qos, timeout=timeout)
         if report:
             await self._report(name, packet_id, "publish", operation)
             return
@@ -278,12 +284,12 @@ class MqttCommands:
         client = self._require_connected()
         packet_id = self.ctx.next_id()
         self.last_sub = [quote(topic), str(qos)]
-        self.ctx.spawn(self._subscribe(client, packet_id, from_at(topic), qos), "mqtt subscribe")
+        self.ctx.spawn(self._subscribe(client, packet_id, from_at(topic), qos, self.timeout), "mqtt subscribe")
         return Reply([f"+IMQTTSUB:{packet_id}"])
 
-    async def _subscribe(self, client: MqttClient, packet_id: int, topic: str, qos: int) -> None:
+    async def _subscribe(self, client: MqttClient, packet_id: int, topic: str, qos: int, timeout: float) -> None:
         # the SUBACK code is the status; a timeout is a failure too (errata #65)
-        await self._report("+IMQTTSUB", packet_id, "subscribe", client.subscribe(topic, qos, timeout=self.timeout),
+        await self._report("+IMQTTSUB", packet_id, "subscribe", client.subscribe(topic, qos, timeout=timeout),
                            status_of=lambda granted: granted if granted in (0, 1, 2) else SUB_FAILURE,
                            on_timeout=SUB_FAILURE, on_error=SUB_FAILURE)
 
@@ -293,11 +299,11 @@ class MqttCommands:
         client = self._require_connected()
         packet_id = self.ctx.next_id()
         self.last_unsub = [quote(topic)]
-        self.ctx.spawn(self._unsubscribe(client, packet_id, from_at(topic)), "mqtt unsubscribe")
+        self.ctx.spawn(self._unsubscribe(client, packet_id, from_at(topic), self.timeout), "mqtt unsubscribe")
         return Reply([f"+IMQTTUNSUB:{packet_id}"])
 
-    async def _unsubscribe(self, client: MqttClient, packet_id: int, topic: str) -> None:
-        await self._report("+IMQTTUNSUB", packet_id, "unsubscribe", client.unsubscribe(topic, timeout=self.timeout))
+    async def _unsubscribe(self, client: MqttClient, packet_id: int, topic: str, timeout: float) -> None:
+        await self._report("+IMQTTUNSUB", packet_id, "unsubscribe", client.unsubscribe(topic, timeout=timeout))
 
     # ---- received ---------------------------------------------------------
     def _on_message(self, message: MessageReceived) -> None:

@@ -26,6 +26,11 @@ class ParaCommand:
     def __getitem__(self, tag: str) -> Any:
         return self.values[tag]
 
+    def snapshot(self) -> dict[str, Any]:
+        """The values in effect now: what a command that starts network work hands to it,
+        so that a later ``+xxxPARA`` applies to later commands only."""
+        return dict(self.values)
+
     def test(self, cmd: Command) -> Reply:
         return Reply([f'{self.name}:"ParaTag","ParaValue"'])
 
