@@ -64,7 +64,8 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
     shard_mem = sum(max(0, r["rss_peak_kb"] - r["rss_base_kb"]) + r["emulator_rss_kb"] for r in results.values())
     ms = lambda v: None if v is None else round(v * 1e3, 2)   # noqa: E731
     return {
-        "interrupted": interrupted, "broker": options.broker, "executor": options.executor, "shards": len(results) + len(failures),
+        "interrupted": interrupted, "broker": options.broker,
+        "observer": subscriber.name if subscriber else options.observer, "executor": options.executor, "shards": len(results) + len(failures),
         "devices": len(devices), "scripted": options.scripted, "emulated": options.emulated,
         "rate": options.rate, "duration_s": options.duration, "qos": options.qos,
         "connected": connected, "sent": attempted, "received": received, "lost": attempted - received,
@@ -86,7 +87,8 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
 def text(summary: dict[str, Any]) -> str:
     s, lat = summary, summary["latency_ms"]
     lines = [
-        f"fleet: {s['devices']} devices ({s['scripted']} scripted, {s['emulated']} emulated) on {s['broker']}, "
+        f"fleet: {s['devices']} devices ({s['scripted']} scripted, {s['emulated']} emulated) on {s['broker']} "
+        f"(observed by {s.get('observer', '?')}), "
         f"{s['shards']} shards ({s['executor']}), {s['rate']:g} msg/s each for {s['duration_s']:g} s, QoS {s['qos']}"
         + ("  INTERRUPTED: what was done until the stop" if s.get("interrupted") else ""),
         f"  connected   {s['connected']}/{s['devices']}  (after {s['connect_retries']} retries)" + (f"  ({s['crashed_devices']} in crashed shards)"
