@@ -48,7 +48,8 @@ class LoopThread:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout)
-            self.loop.close()
+            if not self.thread.is_alive():   # a loop stuck in a callback stays open (a daemon thread)
+                self.loop.close()
 
     async def _drain(self) -> None:
         current = asyncio.current_task()

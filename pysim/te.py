@@ -13,10 +13,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from peripherals.deadline import within
 from pysim.te_parser import (ALIASES, FINALS, ID_COMMANDS, OWN_LINE_COMMANDS, RECEIVE_URCS, Line, Prompt, TeParser,
                              split_fields)
 
 __all__ = ["AtClient", "AtError", "Line", "Prompt", "Response", "TeParser", "split_fields"]
+
+COMMAND_HEAD = re.compile(r"([+&]?[A-Za-z0-9_.]*?)(=\?|\?|=|$)")
+
 
 @dataclass
 class Response:
@@ -129,7 +133,7 @@ class AtClient:
         response = Response(command)
         self._pending = response
         head = command[2:] if command[:2].upper() == "AT" else command
-        match = re.match(r"([+&]?[A-Za-z0-9_.]*?)(=\?|\?|=|$)", head)
+        match = COMMAND_HEAD.match(head)
         name = (match.group(1) if match else "").upper()
         self._pending_name = ALIASES.get(name, name)
         self._pending_form = match.group(2) if match else ""
@@ -145,7 +149,7 @@ class AtClient:
             elif data is not None:
                 self.write(command.encode("latin-1") + b"\r")
                 # the module answers OK to step 1, then reads the data; step 2 ends with id + OK
-                first = await asyncio.wait_for(asyncio.shield(self._done), timeout)
+                first = await within(self._done, timeout)
                 if not first.ok:
                     return first
                 response = Response(command)
@@ -154,7 +158,7 @@ class AtClient:
                 self.write(data)
             else:
                 self.write(command.encode("latin-1") + b"\r")
-            return await asyncio.wait_for(asyncio.shield(self._done), timeout)
+            return await within(self._done, timeout)
         except asyncio.TimeoutError:
             raise AtError(f"no final result for {command!r} within {timeout:g} s; got "
                           f"{[l.text for l in response.lines]}; last bytes {bytes(self.raw[-120:])!r}") from None

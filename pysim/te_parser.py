@@ -10,7 +10,7 @@ payload comes from ``peripherals/ica/at/catalogue.py``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from peripherals.ica.at import catalogue
 from peripherals.ica.at.fields import field_texts, find_outside_quotes
@@ -48,14 +48,22 @@ def line_name(line: str) -> str:
 class Line:
     text: str              # latin-1 view of the line's bytes
     payload: bytes = b""   # the raw payload of a text URC, or the binary bytes after OK
+    # name and fields are read many times a line (a fleet's TE reads each result URC's):
+    # worked out once, on first use
+    _name: str | None = field(default=None, init=False, repr=False, compare=False)
+    _fields: list[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:
-        return line_name(self.text)
+        if self._name is None:
+            self._name = line_name(self.text)
+        return self._name
 
     @property
     def fields(self) -> list[str]:
-        return split_fields(self.text.split(":", 1)[1]) if ":" in self.text else []
+        if self._fields is None:
+            self._fields = split_fields(self.text.split(":", 1)[1]) if ":" in self.text else []
+        return list(self._fields)
 
 
 @dataclass

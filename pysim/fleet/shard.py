@@ -26,6 +26,7 @@ and the partial result (``"interrupted": True``) is returned as usual.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import random
 import re
@@ -119,7 +120,12 @@ class Shard:
 
     def _connect_done(self) -> None:
         self._connecting -= 1
-        if self._connecting <= 0:
+        if self._connecting <= 0 and not self.all_connected.is_set():
+            # what the devices are made of lives to the end: out of the collector's sight,
+            # so that its full collections (hundreds of ms with thousands of modules) do
+            # not stall the publishing that starts now
+            gc.collect()
+            gc.freeze()
             self.all_connected.set()
 
     def interrupt(self) -> None:
@@ -150,6 +156,7 @@ class Shard:
             await asyncio.gather(*self._tasks, return_exceptions=True)   # a cancelled device is a result too
         finally:
             reporter.cancel()
+            gc.unfreeze()    # a Dask worker's process runs on: what was frozen may be collected again
         self.report(final=True)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return {"shard": self.spec.index, "pid": os.getpid(),

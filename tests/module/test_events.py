@@ -84,6 +84,8 @@ async def test_a_real_run_emits_only_declared_events(module_factory, device, clo
     await at.expect_ok(f'AT+IMQTTPUB="/{device.product_key}/{device.device_name}/user/t",1,"x"')
     await at.wait_urc("+IMQTTPUB")
     await at.command("AT+NOPE")
+    # the broker notes a publish once it has delivered it, which may come after its PUBACK
+    await cloud.events.wait_for(lambda event: event.kind == "mqtt.publish")
     kinds = {event.kind for event in cloud.events.events}
     assert {"mqtt.connect", "mqtt.publish", "at.command", "net.mqtt"} <= kinds
     for event in cloud.events.events:

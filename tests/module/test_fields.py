@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from peripherals.ica.at import BadParams
-from peripherals.ica.at.fields import Arg, quote, split_fields
+from peripherals.ica.at.fields import Arg, field_texts, find_outside_quotes, quote, split_fields
 
 S, B = True, False   # quoted, bare
 
@@ -57,3 +57,32 @@ def test_quoted_strings_read_back(values):
     text = ",".join(quote(v) for v in values)
     assert split_fields(text, strict=True) == [Arg(v, S) for v in values]
     assert split_fields(text) == [Arg(v, S) for v in values]
+
+
+TEXT = st.text(st.sampled_from(list('ab1 \t,;"\\')), max_size=30)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(TEXT)
+def test_field_texts_reads_as_the_lenient_splitter(text):
+    # field_texts takes a str.split shortcut for a line without quotes
+    assert field_texts(text) == [arg.text for arg in split_fields(text)]
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(TEXT, st.integers(0, 5), st.sampled_from([";", ",", ",;"]))
+def test_find_outside_quotes_as_a_walk_would(text, start, stops):
+    # find_outside_quotes takes a str.find shortcut; this is the character walk it stands for
+    i, in_quote, found = min(start, len(text)), False, len(text)
+    while i < len(text):
+        c = text[i]
+        if in_quote and c == "\\" and i + 1 < len(text) and text[i + 1] in '"\\':
+            i += 2
+            continue
+        if c == '"':
+            in_quote = not in_quote
+        elif not in_quote and c in stops:
+            found = i
+            break
+        i += 1
+    assert find_outside_quotes(text, min(start, len(text)), stops) == found

@@ -86,8 +86,15 @@ def split_fields(text: str, *, strict: bool = False, escapes: str = ESCAPES) -> 
 def find_outside_quotes(text: str, i: int, stops: str, escapes: str = ESCAPES) -> int:
     """Index of the first character of ``stops`` at or after ``i`` that is outside a
     quoted string (len(text) when there is none)."""
-    in_quote = False
     n = len(text)
+    # most lines have no stop character, or no quote before the first one: found by
+    # str.find, without walking the line a character at a time
+    first = min((j for j in (text.find(stop, i) for stop in stops) if j >= 0), default=-1)
+    if first < 0:
+        return n
+    if text.find('"', i, first) < 0:
+        return first
+    in_quote = False
     while i < n:
         c = text[i]
         if in_quote:
@@ -111,6 +118,8 @@ def _next_comma(text: str, i: int) -> int:
 
 def field_texts(text: str) -> list[str]:
     """The fields of a response line's argument part, as plain strings (lenient)."""
+    if '"' not in text:   # most response lines: numbers and names, split by str.split
+        return [part.strip(_BLANK) for part in text.split(",")]
     return [arg.text for arg in split_fields(text)]
 
 

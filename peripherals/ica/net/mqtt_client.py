@@ -24,6 +24,8 @@ import socket
 import ssl as ssl_module
 from typing import Callable
 
+from peripherals.deadline import within
+
 from .mqtt_codec import (ConnectRefused, Connected, Event, MessageReceived, MqttClientProtocol,
                          PingResponse, ProtocolError, PublishDone, Subscribed, Unsubscribed)
 
@@ -58,7 +60,7 @@ class Pending:
 
     async def result(self, timeout: float) -> Event:
         """The acknowledging event; ``asyncio.TimeoutError`` after ``timeout`` s."""
-        return await asyncio.wait_for(asyncio.shield(self._future), timeout)
+        return await within(self._future, timeout)
 
 
 class _Adapter(asyncio.Protocol):

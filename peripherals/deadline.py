@@ -1,0 +1,28 @@
+"""``within(future, timeout)``: a future's result, or ``asyncio.TimeoutError`` once
+``timeout`` seconds have passed.
+
+What ``asyncio.wait_for(asyncio.shield(future), timeout)`` does for a future the caller
+owns, at a fraction of the cost (one timer, no task, no second future): a fleet's module
+and TE await one per AT command and per publish. On time-out the future itself gets the
+``TimeoutError``, so whoever would resolve it later must check ``future.done()`` first
+(as every resolver here does)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(asyncio.TimeoutError())
+
+
+async def within(future: asyncio.Future[T], timeout: float) -> T:
+    handle = asyncio.get_running_loop().call_later(timeout, _expire, future)
+    try:
+        return await future
+    finally:
+        handle.cancel()
