@@ -9,7 +9,9 @@ counts; a later one is a duplicate; a message without a device or a seq is unpar
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 
 from .plan import PRODUCT_KEY
 
@@ -50,6 +52,11 @@ class Arrivals:
     def received(self) -> int:
         return sum(len(s) for s in self.arrivals.values())
 
+    def cpu_s(self) -> float:
+        """CPU seconds the observer's own threads and processes have used so far (0 once
+        they have ended: take it before ``stop``)."""
+        return 0.0
+
     def start(self, timeout: float = 10.0) -> None:
         """Return once subscribed (the devices may start); ``ConnectionError`` (one line) if not."""
         raise NotImplementedError
@@ -57,3 +64,19 @@ class Arrivals:
     def stop(self) -> None:
         """Stop observing; nothing of the observer stays (threads, processes, files)."""
         raise NotImplementedError
+
+
+def stat_cpu_s(stat_path: str) -> float:
+    """CPU seconds (user + system) in a /proc ``stat`` file; 0 if it is gone."""
+    try:
+        with open(stat_path) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_s(thread: threading.Thread | None) -> float:
+    """CPU seconds of a live thread of this process; 0 if none or gone."""
+    native_id = getattr(thread, "native_id", None)
+    return stat_cpu_s(f"/proc/self/task/{native_id}/stat") if native_id is not None else 0.0

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from pysim.peers import host_port
 
-from .arrivals import Arrivals
+from .arrivals import Arrivals, stat_cpu_s, thread_cpu_s
 from .mosquitto import write_private
 from .orphans import signal_when_parent_dies
 from .plan import PRODUCT_KEY
@@ -189,6 +189,11 @@ class MosquittoSubObserver(Arrivals):
                 note(name, payload, t)
             if len(data) < PIPE_BYTES:
                 time.sleep(BATCH_S)          # let lines gather: one wake-up a batch, not a line
+
+    def cpu_s(self) -> float:
+        """mosquitto_sub's process and the reader thread."""
+        process = stat_cpu_s(f"/proc/{self.proc.pid}/stat") if self.proc is not None else 0.0
+        return process + thread_cpu_s(self._thread)
 
     def _last_error_line(self) -> str:
         if self.proc is not None:

@@ -318,6 +318,7 @@ class Fleet:
         finally:
             broker_pid = mosquitto.pid if mosquitto else cloud.pid if cloud else None
             broker_cpu, broker_rss = proc_usage(broker_pid) if broker_pid else (0.0, 0)
+            observer_cpu = self.subscriber.cpu_s() if self.subscriber is not None else 0.0
             if self.subscriber is not None:
                 self.subscriber.stop()
             if mosquitto is not None:
@@ -326,6 +327,7 @@ class Fleet:
                 await cloud.stop()
         return summarise(self.options, self.devices, self.results, self.failures, self.subscriber,
                          shards_s=shards_s, broker_cpu_s=broker_cpu, broker_rss_kb=broker_rss,
+                         observer_cpu_s=observer_cpu,
                          wall_s=time.monotonic() - self.started, interrupted=self.interrupted.is_set())
 
     async def _run_processes(self, specs: list[ShardSpec]) -> None:

@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 
 from pysim.peers import host_port
 
-from .arrivals import Arrivals
+from .arrivals import Arrivals, thread_cpu_s
 from .plan import PRODUCT_KEY
 
 
@@ -63,6 +63,9 @@ class FleetSubscriber(Arrivals):
             self.stop()
             raise ConnectionError(f"the fleet's subscriber could not subscribe on {self.url}: "
                                   f"{self._refused or 'no answer'}")
+
+    def cpu_s(self) -> float:
+        return thread_cpu_s(getattr(self.client, "_thread", None))   # paho's network thread
 
     def stop(self) -> None:
         self.client.disconnect()

@@ -102,11 +102,15 @@ def test_the_observer_counts_exactly_what_independent_devices_publish(broker, ob
                 await until(lambda: watcher.count >= total, f"{total} messages")
                 for _, client in clients:
                     await client.close()
+                cpu = watcher.cpu_s()
+                counted = watcher._thread if observer == "mosquitto_sub" else watcher.client._thread
+                assert counted is not None and counted.is_alive()     # the thread whose CPU counts
             finally:
                 watcher.stop()
-            return watcher, total
+            return watcher, total, cpu
 
-    watcher, total = asyncio.run(go())
+    watcher, total, cpu = asyncio.run(go())
+    assert cpu >= 0 and watcher.cpu_s() == 0           # its threads and processes are gone
     assert {name: sorted(seqs) for name, seqs in watcher.arrivals.items()} == sent
     assert watcher.count == total and watcher.received == total - 2
     assert watcher.duplicates == 1 and watcher.unparsed == 1
@@ -208,5 +212,6 @@ def test_a_small_fleet_counts_exactly_with_either_observer_and_names_it(observer
     summary = asyncio.run(Fleet(FleetOptions(scripted=6, duration=2, broker="mosquitto", shards=1,
                                              observer=observer)).run())
     assert summary["observer"] == observer and f"observed by {observer}" in text(summary)
+    assert summary["observer_cpu_pct"] >= 0 and f"observer    {observer}, CPU" in text(summary)
     assert summary["connected"] == 6 and summary["sent"] == summary["received"] == 12, summary
     assert summary["lost"] == 0 and summary["duplicates"] == 0, summary
