@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, ClassVar, Sequence, TypeVar
 
+from pysim.orphans import killed_with_parent
+
 from .board import DEFAULT_BOARD, Board
 from .console import Console
 
@@ -198,6 +200,7 @@ class Emulator(ABC):
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=killed_with_parent,   # nothing left running when pysim is killed (orphans.py)
         )
         self._finalizer = weakref.finalize(self, _kill_leftover, self._proc)
         self._exited = asyncio.ensure_future(self._proc.wait())

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from pysim.devauth import DeviceCredentials
 
-from .orphans import signal_when_parent_dies
+from pysim.orphans import signal_when_parent_dies
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 SERVICE_USER = "service"

@@ -23,7 +23,7 @@ which here is a 0600 file in a 0700 directory of ours, removed as soon as mosqui
 is subscribed (it reads it once, at its start) and in any case by ``stop``.
 
 mosquitto_sub is started by the reader thread and gets ``SIGTERM`` when that thread (or
-the process) ends (:mod:`pysim.fleet.orphans`); ``stop`` terminates it (``SIGKILL``
+the process) ends (:mod:`pysim.orphans`); ``stop`` terminates it (``SIGKILL``
 after 5 s) and waits for it and the thread. Payloads are taken to be one line (the
 fleet's telemetry is one-line JSON): a payload's further lines count as unparsed."""
 
@@ -39,11 +39,11 @@ import threading
 import time
 from pathlib import Path
 
+from pysim.orphans import signal_when_parent_dies
 from pysim.peers import host_port
 
 from .arrivals import Arrivals, stat_cpu_s, thread_cpu_s
 from .mosquitto import write_private
-from .orphans import signal_when_parent_dies
 from .plan import PRODUCT_KEY
 
 MOSQUITTO_SUB = "mosquitto_sub"

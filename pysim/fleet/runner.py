@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 from .mosquitto import Mosquitto
 from .plan import EMULATED, FleetDevice, ShardSpec, fleet_devices, split
-from .orphans import signal_when_parent_dies
+from pysim.orphans import signal_when_parent_dies
 from .shard import LOOPS, proc_usage, raise_fd_limit, run_shard, uvloop_available
 from .arrivals import Arrivals
 from .mosquitto_sub import MosquittoSubObserver

@@ -171,12 +171,18 @@ def test_set_up_errors_are_one_clear_line(tmp_path, echo_elf, capsys, monkeypatc
     assert code == EXIT_SETUP and "cannot reach the broker" in one_clear_line(err)
 
 
-async def test_interrupted_run_stops_everything(echo_elf):
+async def started_echo_run(echo_elf) -> asyncio.subprocess.Process:
+    """A `pysim run` of the echo firmware that waits for a text that never comes, once booted."""
     proc = await asyncio.create_subprocess_exec(*PYSIM, "run", "--firmware", str(echo_elf), "--expect-text", "never",
                                                 "--timeout", "60", cwd=ROOT, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE)
     while b"console BOOT uart-echo" not in await asyncio.wait_for(proc.stdout.readline(), 30):
         pass
+    return proc
+
+
+async def test_interrupted_run_stops_everything(echo_elf):
+    proc = await started_echo_run(echo_elf)
     proc.send_signal(signal.SIGINT)
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == EXIT_INTERRUPTED
@@ -201,3 +207,38 @@ async def test_profile_reaches_the_module(demo_elf, tmp_path):
     code, out, err = await pysim_run("--firmware", demo_elf, "--profile", "sdk3", "--scenario", scenario)
     assert code == 0, err
     assert "TA->TE \\r\\n+IMQTTSTATE:1\\r\\n" in out and "+IMQTTSTATE:2" not in out
+
+
+def children(pid: int) -> dict[int, str]:
+    """pid -> command line of the live (not zombie) children of ``pid``."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) == pid and stat[0] != "Z":
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+async def test_a_killed_run_leaves_no_emulator(echo_elf):
+    # what a CI job's hard time-out does: SIGKILL, no chance to clean up; the kernel ends QEMU
+    proc = await started_echo_run(echo_elf)
+    qemu = [pid for pid, cmdline in children(proc.pid).items() if "qemu-system" in cmdline]
+    assert len(qemu) == 1
+    proc.kill()
+    await asyncio.wait_for(proc.wait(), 10)
+    deadline = asyncio.get_running_loop().time() + 10
+    while alive(qemu[0]) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert not alive(qemu[0]), "QEMU outlived the pysim run that was killed"
