@@ -123,8 +123,8 @@ class MosquittoSubObserver(Arrivals):
     def _publish_marker(self, timeout: float) -> None:
         topic = f"/{self.product_key}/{self.marker}/user/telemetry"
         try:
-            done = subprocess.run([mosquitto_pub_for(self.executable), *self._address(), "-i", f"{self.client_id}-marker",
-                                   "-q", "1", "-r", "-t", topic, "-m", "observer ready"],
+            done = subprocess.run([mosquitto_pub_for(self.executable), *self._address(),
+                                   "-i", f"{self.client_id}-marker", "-q", "1", "-r", "-t", topic, "-m", "observer ready"],
                                   env=self._environment(), stdin=subprocess.DEVNULL, capture_output=True,
                                   timeout=timeout)
         except subprocess.TimeoutExpired:

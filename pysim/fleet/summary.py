@@ -65,7 +65,8 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
     ms = lambda v: None if v is None else round(v * 1e3, 2)   # noqa: E731
     return {
         "interrupted": interrupted, "broker": options.broker,
-        "observer": subscriber.name if subscriber else options.observer, "executor": options.executor, "shards": len(results) + len(failures),
+        "observer": subscriber.name if subscriber else options.observer, "executor": options.executor,
+        "shards": len(results) + len(failures),
         "devices": len(devices), "scripted": options.scripted, "emulated": options.emulated,
         "rate": options.rate, "duration_s": options.duration, "qos": options.qos,
         "connected": connected, "sent": attempted, "received": received, "lost": attempted - received,
