@@ -33,6 +33,7 @@ class Arrivals:
         self.duplicates = 0
         self.unparsed = 0
         self.count = 0
+        self._received = 0
 
     def note(self, device: str | None, payload: bytes, t: float) -> None:
         """One telemetry message of ``device`` (None: the topic named none) at ``t``."""
@@ -47,10 +48,13 @@ class Arrivals:
             self.duplicates += 1
         else:
             seqs[seq] = t
+            self._received += 1
 
     @property
     def received(self) -> int:
-        return sum(len(s) for s in self.arrivals.values())
+        """Distinct (device, seq) so far; safe to read while the observer's thread notes
+        (iterating ``arrivals`` then is not: a new device changes its size)."""
+        return self._received
 
     def cpu_s(self) -> float:
         """CPU seconds the observer's own threads and processes have used so far (0 once
