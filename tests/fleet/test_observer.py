@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -183,7 +184,11 @@ def test_mosquitto_sub_ends_with_the_process_that_started_it():
                 child.kill()
                 child.wait()
                 child.stdout.close()
-            await until(lambda: not alive(pid), "mosquitto_sub to end with its parent")
+            try:
+                await until(lambda: not alive(pid), "mosquitto_sub to end with its parent")
+            finally:
+                if alive(pid):            # the test failed: leave no orphan behind it
+                    os.kill(pid, signal.SIGKILL)
 
     asyncio.run(go())
 
