@@ -57,6 +57,7 @@ def one_run(kind: type, url: str, password: str, creds, count: int, offset: int)
     observer = kind(url, password, product_key=creds.product_key, qos=1)
     observer.start()
     with tempfile.TemporaryDirectory(prefix="pysim-bench-observer-") as options_dir:
+        publisher = None
         try:
             pid = observer.proc.pid if isinstance(observer, MosquittoSubObserver) else None
             publisher = publish(url, creds, count, offset, Path(options_dir))
@@ -68,11 +69,16 @@ def one_run(kind: type, url: str, password: str, creds, count: int, offset: int)
                 time.sleep(0.02)
             own, child = time.process_time() - own0, (proc_usage(pid)[0] - child0) if pid else 0.0
             elapsed = time.monotonic() - t0
-            err = publisher.stderr.read()
-            publisher.wait(30)
+            try:
+                _, err = publisher.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError("mosquitto_pub did not finish within 30 s") from None
             if publisher.returncode != 0:
                 raise RuntimeError(f"mosquitto_pub failed: {err.decode(errors='replace').strip()}")
         finally:
+            if publisher is not None and publisher.poll() is None:     # leave no publisher behind
+                publisher.kill()
+                publisher.communicate()
             observer.stop()
     received = observer.received
     if received == 0:
