@@ -6,10 +6,11 @@ A stepped search per (kind, broker): fleets of 10, 30, 100, 300, 1000, 3000, 500
 scripted modules (emulated: 4, 8, 16, 32, 64, 100 demo firmwares in QEMU), each
 publishing QoS 1 at 1 msg/s for ``DURATION`` s (``pysim.fleet``, shards = cores). A
 step holds when every device connected, nothing was lost or failed (an independent
-paho subscriber counts) and p99 latency is at most 1 s; the search stops at the first
-step that does not hold or when the time budget is spent. Each figure is the largest
-step held; its reference is the same figure for the other broker, measured in the same
-run. Details: per step, p99 latency, CPU and memory per device, the broker's CPU.
+observer counts: mosquitto_sub, or paho without it) and p99 latency is at most 1 s;
+the search stops at the first step that does not hold or when the time budget is
+spent. Each figure is the largest step held; its reference is the same figure for the
+other broker, measured in the same run. Details: per step, p99 latency, CPU and
+memory per device, the broker's CPU.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .runner import BROKERS, Fleet, FleetError, FleetOptions
+from .runner import BROKERS, OBSERVERS, Fleet, FleetError, FleetOptions
 from .summary import text, write_json
 
 EXAMPLES = """examples:
@@ -50,6 +50,9 @@ def add_parser(subparsers) -> None:
                    help="seconds without a new message after which the subscriber stops waiting")
     p.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
                    help="the shards' event loop: auto takes uvloop when it is installed (the fast extra)")
+    p.add_argument("--observer", choices=OBSERVERS, default="auto",
+                   help="the independent client that counts what arrives: Debian's mosquitto_sub (C, far less CPU "
+                        "a message) or paho-mqtt; auto takes mosquitto_sub when it is installed")
     p.add_argument("--executor", choices=("processes", "dask"), default="processes",
                    help="where shards run: local processes, or tasks of a Dask cluster")
     p.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT",
@@ -75,7 +78,8 @@ async def main(args: argparse.Namespace, stop: asyncio.Event | None = None, *, i
                            duration=args.duration, qos=args.qos, shards=args.shards,
                            connect_concurrency=args.connect_concurrency,
                            boot_concurrency=args.boot_concurrency, drain_timeout=args.drain_timeout,
-                           executor=args.executor, dask_address=args.dask_address, loop=args.loop)
+                           executor=args.executor, dask_address=args.dask_address, loop=args.loop,
+                           observer=args.observer)
     live = sys.stderr.isatty() and not args.quiet
 
     def show(fleet: Fleet) -> None:

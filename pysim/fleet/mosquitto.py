@@ -71,7 +71,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a new file only its owner may read (0600 from its creation)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
@@ -117,8 +118,8 @@ class Mosquitto:
         """Write the password, ACL and configuration files; the configuration's path."""
         users = [password_line(SERVICE_USER, self.service_password)]
         users += [password_line(device_user(c), c.sign()) for c in self.devices]
-        _write_private(directory / "passwd", "\n".join(users) + "\n")
-        _write_private(directory / "acl", acl_text(self.devices))
+        write_private(directory / "passwd", "\n".join(users) + "\n")
+        write_private(directory / "acl", acl_text(self.devices))
         config = "\n".join([
             # started as root, mosquitto would become user `mosquitto` and not read our 0600 files
             f"user {pwd.getpwuid(os.getuid()).pw_name}", "per_listener_settings false", "allow_anonymous false",
@@ -128,7 +129,7 @@ class Mosquitto:
             f"use_username_as_clientid {'true' if self.bind_client_id else 'false'}",
             "max_queued_messages 10000", "max_inflight_messages 100", "set_tcp_nodelay true",
             "log_dest stderr", "log_type error", "log_type warning", ""])
-        _write_private(directory / "mosquitto.conf", config)
+        write_private(directory / "mosquitto.conf", config)
         return directory / "mosquitto.conf"
 
     async def start(self, timeout: float = 10.0) -> None:

@@ -35,11 +35,14 @@ from .mosquitto import Mosquitto
 from .plan import EMULATED, FleetDevice, ShardSpec, fleet_devices, split
 from pysim.orphans import signal_when_parent_dies
 from .shard import LOOPS, proc_usage, raise_fd_limit, run_shard, uvloop_available
+from .arrivals import Arrivals
+from .mosquitto_sub import MosquittoSubObserver
 from .subscriber import FleetSubscriber
 from .summary import summarise
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKERS = ("inprocess", "mosquitto")
+OBSERVERS = ("auto", "mosquitto_sub", "paho")     # auto: mosquitto_sub when installed, else paho
 STOP_GRACE = 15.0    # after a stop: how long shards may take to return their partial results
 
 
@@ -67,6 +70,7 @@ class FleetOptions:
     dask_address: str | None = None        # a running scheduler; None: a LocalCluster of `shards` workers
     seed: str = ""
     loop: str = "auto"                     # shards' event loop: auto (uvloop if installed) | asyncio | uvloop
+    observer: str = "auto"                 # who counts arrivals: auto | mosquitto_sub | paho (OBSERVERS)
 
     def check(self) -> None:
         if self.scripted < 0 or self.emulated < 0 or self.scripted + self.emulated == 0:
@@ -83,6 +87,19 @@ class FleetOptions:
             raise FleetError("--loop uvloop: uvloop is not installed (pip install ica-pysim[fast])")
         if self.executor not in ("processes", "dask"):
             raise FleetError(f"unknown executor {self.executor!r}: choose processes or dask")
+        if self.observer not in OBSERVERS:
+            raise FleetError(f"unknown observer {self.observer!r}: choose {', '.join(OBSERVERS)}")
+        if self.observer == "mosquitto_sub" and not MosquittoSubObserver.available():
+            raise FleetError("--observer mosquitto_sub: mosquitto_sub or mosquitto_pub not found "
+                             "(install Debian's mosquitto-clients package, or use --observer paho)")
+
+    def observer_for(self, url: str, password: str) -> Arrivals:
+        """The fleet's independent observer (not started) on ``url`` as the service user."""
+        name = self.observer
+        if name == "auto":
+            name = "mosquitto_sub" if MosquittoSubObserver.available() else "paho"
+        kind = MosquittoSubObserver if name == "mosquitto_sub" else FleetSubscriber
+        return kind(url, password, qos=self.qos)
 
 
 # ---- the firmware of emulated devices ---------------------------------------------------
@@ -233,7 +250,7 @@ class Fleet:
         self.results: dict[int, dict] = {}
         self.failures: dict[int, str] = {}
         self.processes: dict[int, multiprocessing.Process] = {}
-        self.subscriber: FleetSubscriber | None = None
+        self.subscriber: Arrivals | None = None
         self.started = time.monotonic()
         self.interrupted = threading.Event()    # set once the run's stop is set
 
@@ -276,7 +293,7 @@ class Fleet:
             broker_url = mosquitto.url if mosquitto else cloud.addresses["mqtt"]
             password = mosquitto.service_password if mosquitto else cloud.service_password
             addresses = {**(cloud.addresses if cloud else {}), "mqtt": broker_url}
-            self.subscriber = FleetSubscriber(broker_url, password, qos=o.qos)
+            self.subscriber = o.observer_for(broker_url, password)
             try:
                 await asyncio.to_thread(self.subscriber.start)
             except (OSError, ConnectionError) as error:
@@ -301,6 +318,7 @@ class Fleet:
         finally:
             broker_pid = mosquitto.pid if mosquitto else cloud.pid if cloud else None
             broker_cpu, broker_rss = proc_usage(broker_pid) if broker_pid else (0.0, 0)
+            observer_cpu = self.subscriber.cpu_s() if self.subscriber is not None else 0.0
             if self.subscriber is not None:
                 self.subscriber.stop()
             if mosquitto is not None:
@@ -309,6 +327,7 @@ class Fleet:
                 await cloud.stop()
         return summarise(self.options, self.devices, self.results, self.failures, self.subscriber,
                          shards_s=shards_s, broker_cpu_s=broker_cpu, broker_rss_kb=broker_rss,
+                         observer_cpu_s=observer_cpu,
                          wall_s=time.monotonic() - self.started, interrupted=self.interrupted.is_set())
 
     async def _run_processes(self, specs: list[ShardSpec]) -> None:

@@ -1,5 +1,6 @@
-"""The fleet's independent observer: a paho-mqtt client logged in as the service user,
-subscribed to every device's telemetry, that notes when each (device, seq) arrives.
+"""The fleet's independent observer on paho-mqtt: a client logged in as the service user,
+subscribed to every device's telemetry, that notes when each (device, seq) arrives
+(:class:`pysim.fleet.arrivals.Arrivals`).
 
 It runs on paho's own network thread (no event loop), so counting costs the process
 that hosts it one thread; arrival times are wall-clock (``time.time()``), comparable
@@ -7,7 +8,6 @@ with the send times the shards note on the same machine."""
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 import time
@@ -16,21 +16,16 @@ import paho.mqtt.client as mqtt
 
 from pysim.peers import host_port
 
+from .arrivals import Arrivals, thread_cpu_s
 from .plan import PRODUCT_KEY
 
-SEQ = re.compile(rb'"seq":(\d+)')
 
+class FleetSubscriber(Arrivals):
+    name = "paho"
 
-class FleetSubscriber:
     def __init__(self, url: str, password: str, product_key: str = PRODUCT_KEY, qos: int = 1,
                  username: str = "service", client_id: str = "pysim-fleet-observer") -> None:
-        self.url = url
-        self.topic = f"/{product_key}/+/user/telemetry"
-        self.qos = qos
-        self.arrivals: dict[str, dict[int, float]] = {}
-        self.duplicates = 0
-        self.unparsed = 0
-        self.count = 0
+        super().__init__(url, product_key, qos)
         self._ready = threading.Event()
         self._refused: str | None = None
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
@@ -57,18 +52,8 @@ class FleetSubscriber:
 
     def _on_message(self, client, userdata, message) -> None:
         t = time.time()
-        self.count += 1
         parts = message.topic.split("/")
-        match = SEQ.search(message.payload)
-        if len(parts) < 3 or match is None:
-            self.unparsed += 1
-            return
-        seqs = self.arrivals.setdefault(parts[2], {})
-        seq = int(match.group(1))
-        if seq in seqs:
-            self.duplicates += 1
-        else:
-            seqs[seq] = t
+        self.note(parts[2] if len(parts) >= 3 else None, message.payload, t)
 
     def start(self, timeout: float = 10.0) -> None:
         host, port = host_port(self.url)
@@ -79,11 +64,10 @@ class FleetSubscriber:
             raise ConnectionError(f"the fleet's subscriber could not subscribe on {self.url}: "
                                   f"{self._refused or 'no answer'}")
 
+    def cpu_s(self) -> float:
+        return thread_cpu_s(getattr(self.client, "_thread", None))   # paho's network thread
+
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
         self.client._reset_sockets(sockpair_only=True)
-
-    @property
-    def received(self) -> int:
-        return sum(len(s) for s in self.arrivals.values())

@@ -27,7 +27,7 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
 
 
 def summarise(options, devices: list[FleetDevice], results: dict[int, dict], failures: dict[int, str],
-              subscriber, *, shards_s: float, broker_cpu_s: float, broker_rss_kb: int,
+              subscriber, *, shards_s: float, broker_cpu_s: float, broker_rss_kb: int, observer_cpu_s: float = 0.0,
               wall_s: float, interrupted: bool = False) -> dict[str, Any]:
     records: dict[str, dict] = {}
     for result in results.values():
@@ -64,7 +64,9 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
     shard_mem = sum(max(0, r["rss_peak_kb"] - r["rss_base_kb"]) + r["emulator_rss_kb"] for r in results.values())
     ms = lambda v: None if v is None else round(v * 1e3, 2)   # noqa: E731
     return {
-        "interrupted": interrupted, "broker": options.broker, "executor": options.executor, "shards": len(results) + len(failures),
+        "interrupted": interrupted, "broker": options.broker,
+        "observer": subscriber.name if subscriber else options.observer, "executor": options.executor,
+        "shards": len(results) + len(failures),
         "devices": len(devices), "scripted": options.scripted, "emulated": options.emulated,
         "rate": options.rate, "duration_s": options.duration, "qos": options.qos,
         "connected": connected, "sent": attempted, "received": received, "lost": attempted - received,
@@ -77,6 +79,7 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
         "cpu_per_device_pct": round(100 * shard_cpu / n / shard_wall, 3),
         "memory_per_device_kb": round(shard_mem / n, 1),
         "broker_cpu_pct": round(100 * broker_cpu_s / shard_wall, 1),
+        "observer_cpu_pct": round(100 * observer_cpu_s / shard_wall, 1),
         "broker_rss_mb": round(broker_rss_kb / 1024, 1),
         "broker_memory_per_device_kb": round(broker_rss_kb / max(1, len(devices)), 1),
         "shards_s": round(shards_s, 2), "wall_s": round(wall_s, 2),
@@ -86,7 +89,8 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
 def text(summary: dict[str, Any]) -> str:
     s, lat = summary, summary["latency_ms"]
     lines = [
-        f"fleet: {s['devices']} devices ({s['scripted']} scripted, {s['emulated']} emulated) on {s['broker']}, "
+        f"fleet: {s['devices']} devices ({s['scripted']} scripted, {s['emulated']} emulated) on {s['broker']} "
+        f"(observed by {s.get('observer', '?')}), "
         f"{s['shards']} shards ({s['executor']}), {s['rate']:g} msg/s each for {s['duration_s']:g} s, QoS {s['qos']}"
         + ("  INTERRUPTED: what was done until the stop" if s.get("interrupted") else ""),
         f"  connected   {s['connected']}/{s['devices']}  (after {s['connect_retries']} retries)" + (f"  ({s['crashed_devices']} in crashed shards)"
@@ -98,6 +102,7 @@ def text(summary: dict[str, Any]) -> str:
         f"  per device  CPU {s['cpu_per_device_pct']:.3g}% of a core, memory {s['memory_per_device_kb']:.0f} KiB",
         f"  broker      CPU {s['broker_cpu_pct']:.3g}% of a core, RSS {s['broker_rss_mb']:.1f} MiB "
         f"({s['broker_memory_per_device_kb']:.1f} KiB per device)",
+        f"  observer    {s.get('observer', '?')}, CPU {s.get('observer_cpu_pct', 0):.3g}% of a core",
         f"  time        shards {s['shards_s']:.1f} s, all {s['wall_s']:.1f} s",
     ]
     for index, why in s["shard_failures"].items():
