@@ -127,7 +127,9 @@ class Mosquitto:
             f"listener {self.port} {self.host}", "max_connections -1", "persistence false",
             # a client's identifier is its user name: no session of another device (issue 10, defect 1)
             f"use_username_as_clientid {'true' if self.bind_client_id else 'false'}",
-            "max_queued_messages 10000", "max_inflight_messages 100", "set_tcp_nodelay true",
+            # no limit on what waits for a slow client: an observer that falls behind shows
+            # as latency, never as messages lost (a fleet sends a bounded number)
+            "max_queued_messages 0", "max_inflight_messages 100", "set_tcp_nodelay true",
             "log_dest stderr", "log_type error", "log_type warning", ""])
         write_private(directory / "mosquitto.conf", config)
         return directory / "mosquitto.conf"
