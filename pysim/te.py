@@ -113,9 +113,10 @@ class AtClient:
                 self.urcs.append(line)          # unsolicited and unknown: keep it visible
                 self._urc_event.set()
             return
-        if line.text.upper() == pending.command.upper() or line.text.upper().startswith("AT"):
+        text = line.text
+        if text[:2].upper() == "AT" or text.upper() == pending.command.upper():
             return                              # echo
-        if FINALS.match(line.text.encode("latin-1")):
+        if FINALS.match(text):
             pending.final = line.text
             self._pending = None
             if self._done is not None and not self._done.done():

@@ -31,7 +31,7 @@ ID_COMMANDS = frozenset(c.name for c in catalogue.COMMANDS if c.id_line)
 OWN_LINE_COMMANDS = frozenset(c.name for c in catalogue.COMMANDS if c.response_line)
 # Alias spellings the module accepts (DECISIONS §5); its responses use the canonical name.
 ALIASES = catalogue.ALIASES
-FINALS = re.compile(rb"^(OK|ERROR|\+CME ERROR:.*)$")
+FINALS = re.compile(r"^(OK|ERROR|\+CME ERROR:.*)$")   # a final result code line (its text)
 HEADER_MAX = 1024   # the fields before a text payload fit in a command line (DECISIONS §1)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 import aiocoap
 
@@ -38,16 +38,20 @@ class IcaModule:
     """The module model. ``observer`` gets each event as ``(kind, **detail)``;
     ``events`` (an :class:`EventSink` such as pysim's ``EventLog``) is the same as
     ``observer=lambda kind, **d: events.emit(kind, None, **d)`` and stays readable
-    as ``module.events``."""
+    as ``module.events``. ``kinds``, if given, are the only event kinds the observer
+    gets; the module does not build the others (a fleet's thousands of modules report
+    only why a connection failed, and each command's event would cost them)."""
 
     def __init__(self, config: ModuleConfig | None = None, *, observer: Observer | None = None,
-                 events: EventSink | None = None, clock: Callable[[], float] | None = None) -> None:
+                 events: EventSink | None = None, clock: Callable[[], float] | None = None,
+                 kinds: Collection[str] | None = None) -> None:
         self.config = config or ModuleConfig()
         self._clock = clock
         self.events = events
         if observer is None:
             observer = _to_sink(events) if events is not None else _ignore
-        self.observer: Observer = _declared(observer)
+        self._kinds = frozenset(kinds) if kinds is not None else None
+        self.observer: Observer = _declared(observer, self._kinds)
         self.nv = NvStore(self.config.nv_path)
         self.on_output: Callable[[bytes], None] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -80,6 +84,8 @@ class IcaModule:
         return self.mqtt.auth.credentials or self.coap.auth.credentials or self.http.auth.credentials
 
     def _observe(self, kind: str, **detail) -> None:
+        if self._kinds is not None and "at." + kind not in self._kinds and not self.ctx.loglevel:
+            return
         detail = redact_detail(detail)   # an AUTH line's secret never reaches an event or a log
         self.observer(f"at.{kind}", module=self.config.name, **detail)
         if kind == "command" and self.ctx.logs(5):
@@ -236,9 +242,12 @@ def _ignore(kind: str, **detail: Any) -> None:
     pass
 
 
-def _declared(observer: Observer) -> Observer:
-    """``observer``, given only events declared in events.py (else TypeError where emitted)."""
+def _declared(observer: Observer, kinds: frozenset[str] | None = None) -> Observer:
+    """``observer``, given only events declared in events.py (else TypeError where emitted),
+    and of ``kinds`` only when given."""
     def observe(kind: str, **detail: Any) -> None:
+        if kinds is not None and kind not in kinds:
+            return
         check(kind, detail)
         observer(kind, **detail)
     return observe

@@ -110,7 +110,7 @@ class CommandTimer:
             if item.name in RECEIVE_URCS:
                 self._urc_ok_due = True
                 continue
-            if FINALS.match(item.text.encode("latin-1")):
+            if FINALS.match(item.text):
                 if self._urc_ok_due and item.text == "OK":
                     self._urc_ok_due = False
                     continue

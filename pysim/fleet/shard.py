@@ -192,7 +192,7 @@ class Shard:
             if kind in ("net.auth", "net.mqtt") and detail.get("reason") and not detail.get("ok", False):
                 why.append(str(detail["reason"]))
 
-        module = IcaModule(config, observer=observe)
+        module = IcaModule(config, observer=observe, kinds=("net.auth", "net.mqtt"))
         at = AtClient(module.feed, default_timeout=60.0)
         module.on_output = at.feed
         connecting = True

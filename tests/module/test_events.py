@@ -13,6 +13,7 @@ import pysim
 from peripherals.ica import IcaModule, ModuleConfig
 from peripherals.ica.events import EVENTS, check
 from pysim.events import declared
+from pysim.te import AtClient
 
 SOURCE = Path(peripherals.ica.__file__).parent
 # ctx.emit("net.mqtt", ...), self.observer("module.ready", ...), engine: self.observer("command", ...)
@@ -90,3 +91,20 @@ async def test_a_real_run_emits_only_declared_events(module_factory, device, clo
     assert {"mqtt.connect", "mqtt.publish", "at.command", "net.mqtt"} <= kinds
     for event in cloud.events.events:
         assert event.typed.KIND == event.kind
+
+
+async def test_an_observer_of_some_kinds_gets_only_those(cloud, device):
+    # what a fleet's modules do: only why a connection failed reaches the shard
+    seen: list[str] = []
+    config = ModuleConfig(echo=False)
+    config.use_cloud(cloud.addresses)
+    module = IcaModule(config, observer=lambda kind, **_: seen.append(kind), kinds=("net.auth",))
+    at = AtClient(module.feed)
+    module.on_output = at.feed
+    try:
+        await at.expect_ok(f'AT+IMQTTAUTH="{device.product_key}","{device.device_name}","wrong"')
+        assert (await at.wait_urc("+IMQTTAUTH")).text == "+IMQTTAUTH:FAIL"
+        await at.command("AT+NOPE")
+    finally:
+        await module.stop()
+    assert seen == ["net.auth"]
