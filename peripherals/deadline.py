@@ -21,6 +21,8 @@ def _expire(future: asyncio.Future) -> None:
 
 
 async def within(future: asyncio.Future[T], timeout: float) -> T:
+    if future.done():     # a module fed in-process answers at once: no timer to make
+        return future.result()
     handle = asyncio.get_running_loop().call_later(timeout, _expire, future)
     try:
         return await future

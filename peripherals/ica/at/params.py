@@ -9,6 +9,7 @@ catalogue entry declares them.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -78,12 +79,18 @@ def expect_count(args: Sequence[Arg], lo: int, hi: int | None = None) -> None:
         raise BadParams(f"expected {want} parameters, got {len(args)}")
 
 
+@functools.lru_cache(maxsize=None)
+def _int_limits(param: Param) -> tuple[int | None, int | None, tuple[int, ...] | None]:
+    """(lo, hi, choices) of an integer parameter, worked out once per parameter."""
+    lo = None if param.lo is None else int(param.lo)
+    hi = None if param.hi is None else int(param.hi)
+    return lo, hi, tuple(int(c) for c in param.choices) or None
+
+
 def read_param(param: Param, arg: Arg, warn: Warn) -> Any:
     """One argument as ``param`` declares it: type, range, choices, quoting."""
     if param.kind is Kind.INT:
-        lo = None if param.lo is None else int(param.lo)
-        hi = None if param.hi is None else int(param.hi)
-        return as_int(arg, param.name, warn, lo, hi, tuple(int(c) for c in param.choices) or None)
+        return as_int(arg, param.name, warn, *_int_limits(param))
     if param.kind is Kind.FLOAT:
         assert param.lo is not None and param.hi is not None
         return as_float(arg, param.name, warn, param.lo, param.hi)
@@ -94,11 +101,15 @@ def read_param(param: Param, arg: Arg, warn: Warn) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=None)
+def _required(params: tuple[Param, ...]) -> int:
+    return sum(1 for p in params if not p.optional)
+
+
 def read_args(params: Sequence[Param], args: Sequence[Arg], warn: Warn) -> list[Any]:
     """Every argument read by its parameter; the count is checked first (optional
     parameters at the end may be left out and are then absent from the list)."""
-    required = sum(1 for p in params if not p.optional)
-    expect_count(args, required, len(params))
+    expect_count(args, _required(tuple(params)), len(params))
     return [read_param(param, arg, warn) for param, arg in zip(params, args)]
 
 
