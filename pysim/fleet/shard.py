@@ -41,6 +41,7 @@ from peripherals.ica import IcaModule, ModuleConfig
 from pysim.te import AtClient
 
 from .plan import EMULATED, FleetDevice, ShardSpec
+from .ticks import Ticks
 
 PROGRESS_EVERY = 0.5
 CONNECT_TRIES = 5
@@ -112,6 +113,7 @@ class Shard:
         self.emulator_cpu = 0.0
         self.emulator_rss = 0
         self.rng = random.Random(spec.index)
+        self.ticks = Ticks()
         self.interrupted = False
         self._tasks: list[asyncio.Task] = []
         # scripted devices publish together, once each of this shard's has connected or given up
@@ -239,9 +241,8 @@ class Shard:
         pending: dict[str, tuple[int, float]] = {}
         due = loop.time() + self.rng.uniform(0, period)    # spread the devices over a period
         for seq in range(1, self.spec.messages_per_device + 1):
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if due > loop.time():
+                await self.ticks.until(due)
             due += period
             t = time.time()
             response = await at.command(head + at_string(telemetry(seq, t)))

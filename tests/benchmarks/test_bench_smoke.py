@@ -22,7 +22,7 @@ HAS_QEMU_TOOLS = all(shutil.which(t) for t in ("qemu-system-arm", "arm-none-eabi
 FIGURES = {"bench_at_engine": 4, "bench_publish_latency": 2, "bench_firmware": 3,
            "bench_startup": 1,  # --quick --backend qemu: one board (Renode's start-up alone takes ~15 s)
            "bench_fleet": 2,    # --quick: scripted modules only, in-process and mosquitto
-           "bench_observer": 1}
+           "bench_observer": 1, "bench_fleet_publish_cost": 1}
 EXTRA_ARGS = {"bench_startup": ["--backend", "qemu"]}
 NUMBER = r"-?[\d,]+(?:\.\d+)?(?:e[+-]\d+)?"
 
@@ -59,7 +59,7 @@ def check_block(output: str, name: str, result: dict) -> None:
 @pytest.mark.parametrize("name", ["bench_at_engine", "bench_publish_latency",
                                   pytest.param("bench_firmware", marks=pytest.mark.qemu),
                                   pytest.param("bench_startup", marks=pytest.mark.qemu), "bench_fleet",
-                                  "bench_observer"])
+                                  "bench_observer", "bench_fleet_publish_cost"])
 def test_benchmark_quick_prints_its_result_block(name, tmp_path):
     result_file = tmp_path / "result.json"
     proc = run(f"benchmarks/{name}.py", "--quick", *EXTRA_ARGS.get(name, []), "--json", str(result_file))
