@@ -15,7 +15,8 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def _expire(future: asyncio.Future) -> None:
+def expire(future: asyncio.Future) -> None:
+    """Fail ``future`` with ``asyncio.TimeoutError`` unless it is done (a timer's callback)."""
     if not future.done():
         future.set_exception(asyncio.TimeoutError())
 
@@ -23,7 +24,7 @@ def _expire(future: asyncio.Future) -> None:
 async def within(future: asyncio.Future[T], timeout: float) -> T:
     if future.done():     # a module fed in-process answers at once: no timer to make
         return future.result()
-    handle = asyncio.get_running_loop().call_later(timeout, _expire, future)
+    handle = asyncio.get_running_loop().call_later(timeout, expire, future)
     try:
         return await future
     finally:

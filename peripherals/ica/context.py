@@ -8,6 +8,8 @@ import asyncio
 import itertools
 from typing import Any, Callable, Coroutine
 
+from peripherals.deadline import expire
+
 from .at import AtEngine, Urc
 from .config import ModuleConfig
 from .devauth import DeviceCredentials
@@ -34,6 +36,7 @@ class Context:
         self.pump: Callable[[], None] = lambda: None
         self._ids = itertools.cycle(range(1, 65536))
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._tracked: dict[asyncio.Future[Any], str] = {}   # network work without a task -> its name
 
     def next_id(self) -> int:
         """Ids and tokens for every family come from one counter (DECISIONS §10)."""
@@ -74,7 +77,25 @@ class Context:
             error = task.exception()
             self.emit("error", task=task.get_name(), error=f"{type(error).__name__}: {error}")
 
+    def track(self, future: asyncio.Future[Any], what: str, timeout: float) -> None:
+        """Network work without a task (cheaper, for what a fleet does thousands of times a
+        second): ``future`` fails with ``asyncio.TimeoutError`` after ``timeout`` s and is
+        cancelled with the module's tasks, so its callbacks never speak for a past life."""
+        timer = asyncio.get_running_loop().call_later(timeout, expire, future)
+        self._tracked[future] = what
+
+        def done(_future: asyncio.Future[Any]) -> None:
+            timer.cancel()
+            self._tracked.pop(future, None)
+        future.add_done_callback(done)
+
+    def busy(self, what: str) -> bool:
+        return any(what in task.get_name() for task in self._tasks) or \
+            any(what in name for name in self._tracked.values())
+
     async def cancel_tasks(self) -> None:
+        for future in list(self._tracked):
+            future.cancel()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -60,6 +60,15 @@ class ModuleContext(Protocol):
         """Run network work in the background; a failure is reported, never raised."""
         ...
 
+    def track(self, future: "asyncio.Future[Any]", what: str, timeout: float) -> None:
+        """Network work without a task: ``future`` fails with ``asyncio.TimeoutError``
+        after ``timeout`` s and is cancelled when the module stops or reboots."""
+        ...
+
+    def busy(self, what: str) -> bool:
+        """Whether network work whose name has ``what`` in it is still under way."""
+        ...
+
     def is_text(self, payload: bytes) -> bool:
         """Whether a received payload goes out as the text URC or the binary one."""
         ...

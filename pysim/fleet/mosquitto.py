@@ -127,9 +127,10 @@ class Mosquitto:
             f"listener {self.port} {self.host}", "max_connections -1", "persistence false",
             # a client's identifier is its user name: no session of another device (issue 10, defect 1)
             f"use_username_as_clientid {'true' if self.bind_client_id else 'false'}",
-            # no limit on what waits for a slow client: an observer that falls behind shows
-            # as latency, never as messages lost (a fleet sends a bounded number)
-            "max_queued_messages 0", "max_inflight_messages 100", "set_tcp_nodelay true",
+            # room for all a slow client has to catch up on: an observer that falls behind
+            # shows as latency, not as messages lost (0, "no limit", made mosquitto 2.0.11
+            # fail QoS 1 publishes: tests/fleet/test_fleet.py caught it)
+            "max_queued_messages 1000000", "max_inflight_messages 100", "set_tcp_nodelay true",
             "log_dest stderr", "log_type error", "log_type warning", ""])
         write_private(directory / "mosquitto.conf", config)
         return directory / "mosquitto.conf"

@@ -22,7 +22,7 @@ local user): both tools read their default options from ``$XDG_CONFIG_HOME/<tool
 which here is a 0600 file in a 0700 directory of ours, removed as soon as mosquitto_sub
 is subscribed (it reads it once, at its start) and in any case by ``stop``.
 
-mosquitto_sub is started by the reader thread and gets ``SIGTERM`` when that thread (or
+mosquitto_sub is started by the reader thread and gets ``SIGKILL`` when that thread (or
 the process) ends (:mod:`pysim.orphans`); ``stop`` terminates it (``SIGKILL``
 after 5 s) and waits for it and the thread. Payloads are taken to be one line (the
 fleet's telemetry is one-line JSON): a payload's further lines count as unparsed."""
@@ -39,7 +39,7 @@ import threading
 import time
 from pathlib import Path
 
-from pysim.orphans import signal_when_parent_dies
+from pysim.orphans import killed_with_parent
 from pysim.peers import host_port
 
 from .arrivals import Arrivals, stat_cpu_s, thread_cpu_s
@@ -140,7 +140,7 @@ class MosquittoSubObserver(Arrivals):
         try:
             self.proc = subprocess.Popen(self.command(), env=self._environment(), stdin=subprocess.DEVNULL,
                                          stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0,
-                                         preexec_fn=signal_when_parent_dies)
+                                         preexec_fn=killed_with_parent)   # its output has no reader left
         except OSError as error:
             self._spawn_error = f"{self.executable}: {error.strerror or error}"
             self._changed.set()

@@ -339,8 +339,7 @@ class Shard:
             self.pids.discard(emulator.pid or -1)
             # the firmware is gone: let the module finish the publishes it has started
             deadline = asyncio.get_running_loop().time() + (0 if self.interrupted else RESULT_WAIT)
-            while any("publish" in t.get_name() for t in module.ctx._tasks) and \
-                    asyncio.get_running_loop().time() < deadline:
+            while module.ctx.busy("publish") and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.05)
             await module.stop()
 

@@ -58,6 +58,12 @@ class Pending:
         self.packet_id = packet_id
         self._future = future
 
+    @property
+    def future(self) -> asyncio.Future[Event]:
+        """Resolves to the acknowledging event; a timeout of one's own may fail it (the
+        client only completes it while it is pending)."""
+        return self._future
+
     async def result(self, timeout: float) -> Event:
         """The acknowledging event; ``asyncio.TimeoutError`` after ``timeout`` s."""
         return await within(self._future, timeout)
