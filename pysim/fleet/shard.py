@@ -67,6 +67,7 @@ class DeviceRecord:
     failed: int = 0
     retries: int = 0                 # connection attempts after a failed one
     sent: dict[int, float] = field(default_factory=dict)   # seq -> wall-clock send time, every attempted one
+    late: list[float] = field(default_factory=list)        # scripted: s each publish left after its due time
     error: str = ""
 
 
@@ -243,6 +244,7 @@ class Shard:
         for seq in range(1, self.spec.messages_per_device + 1):
             if due > loop.time():
                 await self.ticks.until(due)
+            record.late.append(loop.time() - due)   # a shard short of CPU falls behind here
             due += period
             t = time.time()
             response = await at.command(head + at_string(telemetry(seq, t)))

@@ -4,7 +4,8 @@ Per device, ``attempted`` are the publishes the module accepted, ``received`` th
 them the independent subscriber got (each (device, seq) once), ``lost`` the difference.
 A shard that died counts its devices as ``crashed``; they are not in the message counts
 (its report died with it). Latency is the subscriber's arrival time minus the send time,
-both wall-clock on this machine. CPU per device is the shards' CPU time (and their
+both wall-clock on this machine; ``late_ms`` how long after its due time (the 1/rate
+schedule) each scripted publish was sent. CPU per device is the shards' CPU time (and their
 emulators') over the devices and the shards' wall time, in % of one core; memory per
 device the shards' peak RSS above their start (and the emulators' peak RSS) over the
 devices. The broker's CPU and memory are reported apart. An interrupted fleet
@@ -35,6 +36,7 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
     kinds = {d.device_name: d.kind for d in devices}
     arrivals = subscriber.arrivals if subscriber else {}
     latencies: list[float] = []
+    lateness: list[float] = []
     attempted = received = failed = connected = extra = retries = 0
     errors: dict[str, str] = {}
     by_kind: dict[str, dict[str, int]] = {}
@@ -43,6 +45,7 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
         sent = {int(k): v for k, v in record["sent"].items()}
         matched = [got[seq] - t for seq, t in sent.items() if seq in got]
         latencies += matched
+        lateness += record.get("late", [])
         extra += sum(1 for seq in got if seq not in sent)
         k = by_kind.setdefault(record["kind"], {"devices": 0, "connected": 0, "sent": 0, "received": 0})
         k["devices"] += 1
@@ -58,6 +61,7 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
             errors[name] = record["error"]
     crashed = len(devices) - len(records)
     latencies.sort()
+    lateness.sort()
     n = max(1, len(records))
     shard_cpu = sum(r["cpu_s"] + r["emulator_cpu_s"] for r in results.values())
     shard_wall = max((r["wall_s"] for r in results.values()), default=0.0) or max(wall_s, 1e-9)
@@ -76,6 +80,10 @@ def summarise(options, devices: list[FleetDevice], results: dict[int, dict], fai
         "by_kind": by_kind,
         "latency_ms": {"p50": ms(percentile(latencies, 50)), "p90": ms(percentile(latencies, 90)),
                        "p99": ms(percentile(latencies, 99)), "max": ms(latencies[-1] if latencies else None)},
+        # scripted devices: how long after its due time each publish left (a shard short of
+        # CPU falls behind its 1/rate schedule; latency alone would not show it)
+        "late_ms": {"p50": ms(percentile(lateness, 50)), "p99": ms(percentile(lateness, 99)),
+                    "max": ms(lateness[-1] if lateness else None)},
         "cpu_per_device_pct": round(100 * shard_cpu / n / shard_wall, 3),
         "memory_per_device_kb": round(shard_mem / n, 1),
         "broker_cpu_pct": round(100 * broker_cpu_s / shard_wall, 1),
@@ -99,6 +107,8 @@ def text(summary: dict[str, Any]) -> str:
         f"  received    {s['received']}",
         f"  lost        {s['lost']}  (failed publishes {s['failed']}, duplicates {s['duplicates']})",
         f"  latency     p50 {lat['p50']} ms  p90 {lat['p90']} ms  p99 {lat['p99']} ms  max {lat['max']} ms",
+        *([f"  on time     p50 {late['p50']} ms  p99 {late['p99']} ms  max {late['max']} ms after the due time "
+           "(scripted publishes)"] if (late := s.get("late_ms", {})).get("p50") is not None else []),
         f"  per device  CPU {s['cpu_per_device_pct']:.3g}% of a core, memory {s['memory_per_device_kb']:.0f} KiB",
         f"  broker      CPU {s['broker_cpu_pct']:.3g}% of a core, RSS {s['broker_rss_mb']:.1f} MiB "
         f"({s['broker_memory_per_device_kb']:.1f} KiB per device)",

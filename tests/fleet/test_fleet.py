@@ -51,6 +51,9 @@ def test_small_fleet_on_the_in_process_cloud_exact_accounting_and_json(tmp_path)
     for key in ("p50", "p90", "p99", "max"):
         assert 0 < summary["latency_ms"][key] < 60_000
     assert summary["latency_ms"]["p50"] <= summary["latency_ms"]["p99"] <= summary["latency_ms"]["max"]
+    late = summary["late_ms"]                              # the 40 scripted publishes, against their schedule
+    assert 0 <= late["p50"] <= late["p99"] <= late["max"] < 60_000
+    assert "on time     p50" in done.stdout
     assert summary["cpu_per_device_pct"] > 0 and summary["memory_per_device_kb"] > 0
     assert summary["broker_rss_mb"] > 0
     assert f"received    {summary['received']}" in done.stdout      # the text summary says the same
