@@ -285,17 +285,8 @@ class MqttCommands:
         if isinstance(outcome, asyncio.Future):
             if outcome.cancelled():          # the module stopped or rebooted: nothing to say
                 return
-            error = outcome.exception()
-        else:
-            error = outcome
-        if error is None:
-            status = STATUS_OK
-        elif isinstance(error, asyncio.TimeoutError):
-            status = STATUS_TIMEOUT
-        else:
-            self.ctx.emit("net.mqtt", what="publish failed", reason=f"{type(error).__name__}: {error}")
-            status = STATUS_ERROR
-        self.ctx.urc(f"{name}:{packet_id},{status}")
+            outcome = outcome.exception()
+        self._result(name, packet_id, "publish", outcome, STATUS_OK)
 
     async def _report(self, name: str, packet_id: int, what: str, operation: Awaitable[Any], *,
                       status_of: Callable[[Any], int] = lambda _result: STATUS_OK,
@@ -303,9 +294,18 @@ class MqttCommands:
         """Run a network operation and send its result URC ``<name>:<packet_id>,<status>``."""
         try:
             status = status_of(await operation)
-        except asyncio.TimeoutError:
-            status = on_timeout
         except Exception as error:
+            self._result(name, packet_id, what, error, on_timeout=on_timeout, on_error=on_error)
+            return
+        self._result(name, packet_id, what, None, status)
+
+    def _result(self, name: str, packet_id: int, what: str, error: BaseException | None, status: int = STATUS_OK,
+                *, on_timeout: int = STATUS_TIMEOUT, on_error: int = STATUS_ERROR) -> None:
+        """The result URC ``<name>:<packet_id>,<status>`` of a network operation: ``status``
+        when it succeeded (``error`` None), else the status its error stands for."""
+        if isinstance(error, asyncio.TimeoutError):
+            status = on_timeout
+        elif error is not None:
             self.ctx.emit("net.mqtt", what=f"{what} failed", reason=f"{type(error).__name__}: {error}")
             status = on_error
         self.ctx.urc(f"{name}:{packet_id},{status}")
