@@ -194,10 +194,10 @@ class Shard:
         why: list[str] = []
 
         def observe(kind: str, **detail: Any) -> None:   # keep why a connection failed
-            if kind in ("net.auth", "net.mqtt") and detail.get("reason") and not detail.get("ok", False):
+            if detail.get("reason") and not detail.get("ok", False):
                 why.append(str(detail["reason"]))
 
-        module = IcaModule(config, observer=observe, kinds=("net.auth", "net.mqtt"))
+        module = IcaModule(config, observer=observe, kinds=("net.auth", "net.mqtt"))   # only these reach observe
         at = AtClient(module.feed, default_timeout=60.0)
         module.on_output = at.feed
         connecting = True
